@@ -1,0 +1,14 @@
+//! dynosim: a discrete-event simulator of Heroku-style dyno tiers.
+//!
+//! Layers, each knowing only the ones above it in this list:
+//! - [`engine`]: clock, event queue and random streams; knows nothing of dynos.
+//! - [`model`]: the platform (catalog, dynos, router, workload); knows nothing of files or the CLI.
+//! - [`scenario`]: reads and validates scenario files into model configurations and jobs.
+//! - [`output`]: writes CSV files and the manifest, atomically.
+//! - [`run`]: runs jobs in parallel and hands results to the output layer.
+
+pub mod engine;
+pub mod model;
+pub mod output;
+pub mod run;
+pub mod scenario;

@@ -1,0 +1,277 @@
+//! Counters and streaming latency statistics, and the result types a job returns.
+//!
+//! Quantiles come from HdrHistograms (3 significant digits for whole-run figures, 2 per time
+//! window, i.e. at most 0.1% and 1% relative error), so memory does not grow with request count.
+
+use super::catalog::Tier;
+use hdrhistogram::Histogram;
+
+/// How a request ended, with Heroku's router error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// A response reached the client.
+    Ok,
+    /// H12: no response within the request timeout (30 s); the dyno keeps working on it.
+    H12,
+    /// H14: the process has no dynos running, so the router answers at once.
+    H14,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::H12 => "H12",
+            Status::H14 => "H14",
+        }
+    }
+}
+
+/// Where a completed request's time went, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Split {
+    pub network_ns: u64,
+    pub queue_ns: u64,
+    pub cpu_ns: u64,
+    pub wait_ns: u64,
+}
+
+/// One counted request, as handed to a [`RequestObserver`](super::RequestObserver).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRecord {
+    /// Request number in arrival order within the job (0-based, all requests including warmup).
+    pub id: u64,
+    pub app: usize,
+    pub process: usize,
+    /// 1-based dyno index within the process (`web.<dyno>`).
+    pub dyno: u32,
+    pub arrival_ns: u64,
+    /// Time the client got its answer (response or error), minus arrival.
+    pub latency_ns: u64,
+    pub status: Status,
+    /// Present for completed requests.
+    pub split: Option<Split>,
+}
+
+/// Record into an auto-resizing histogram. Resizing only fails for values near u64::MAX, which a
+/// nanosecond latency cannot reach; saturate rather than panic if it ever did.
+#[inline]
+fn record<T: hdrhistogram::Counter>(h: &mut Histogram<T>, ns: u64) {
+    let v = ns.max(1);
+    if h.record(v).is_err() {
+        h.saturating_record(v);
+    }
+}
+
+/// Latency statistics of a set of completed requests.
+#[derive(Debug, Clone)]
+pub(crate) struct LatencyStats {
+    hist: Histogram<u64>,
+    pub count: u64,
+    sum_ns: f64,
+    max_ns: u64,
+    split_sum: [f64; 4],
+}
+
+impl LatencyStats {
+    pub fn new() -> LatencyStats {
+        LatencyStats {
+            // Auto-resizing: memory follows the largest value recorded, not the count.
+            hist: Histogram::new(3).expect("3 significant digits is a valid precision"),
+            count: 0,
+            sum_ns: 0.0,
+            max_ns: 0,
+            split_sum: [0.0; 4],
+        }
+    }
+
+    #[inline]
+    pub fn record(&mut self, latency_ns: u64, split: &Split) {
+        record(&mut self.hist, latency_ns);
+        self.count += 1;
+        self.sum_ns += latency_ns as f64;
+        self.max_ns = self.max_ns.max(latency_ns);
+        self.split_sum[0] += split.network_ns as f64;
+        self.split_sum[1] += split.queue_ns as f64;
+        self.split_sum[2] += split.cpu_ns as f64;
+        self.split_sum[3] += split.wait_ns as f64;
+    }
+
+    fn mean_ms(&self, sum: f64) -> f64 {
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            sum / self.count as f64 * 1e-6
+        }
+    }
+
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            self.hist.value_at_quantile(q) as f64 * 1e-6
+        }
+    }
+
+    pub fn summary(&self) -> LatencySummary {
+        LatencySummary {
+            mean_ms: self.mean_ms(self.sum_ns),
+            p50_ms: self.quantile_ms(0.50),
+            p90_ms: self.quantile_ms(0.90),
+            p95_ms: self.quantile_ms(0.95),
+            p99_ms: self.quantile_ms(0.99),
+            p999_ms: self.quantile_ms(0.999),
+            max_ms: if self.count == 0 {
+                f64::NAN
+            } else {
+                self.max_ns as f64 * 1e-6
+            },
+            network_ms: self.mean_ms(self.split_sum[0]),
+            queue_ms: self.mean_ms(self.split_sum[1]),
+            cpu_ms: self.mean_ms(self.split_sum[2]),
+            wait_ms: self.mean_ms(self.split_sum[3]),
+        }
+    }
+}
+
+/// Latency figures of completed requests (NaN when there are none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencySummary {
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    /// Mean of each part of the latency split.
+    pub network_ms: f64,
+    pub queue_ms: f64,
+    pub cpu_ms: f64,
+    pub wait_ms: f64,
+}
+
+/// Per-window accumulator (requests binned by arrival time).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WindowAcc {
+    pub requests: u64,
+    pub completed: u64,
+    pub errors: u64,
+    sum_ns: f64,
+    hist: Option<Histogram<u32>>,
+}
+
+impl WindowAcc {
+    #[inline]
+    pub fn record(&mut self, latency_ns: u64) {
+        self.completed += 1;
+        self.sum_ns += latency_ns as f64;
+        let h = self.hist.get_or_insert_with(|| {
+            Histogram::new(2).expect("2 significant digits is a valid precision")
+        });
+        record(h, latency_ns);
+    }
+
+    pub fn row(&self, app: usize, process: usize, start_s: f64, in_flight: u64) -> WindowRow {
+        let q = |p: f64| match &self.hist {
+            Some(h) if self.completed > 0 => h.value_at_quantile(p) as f64 * 1e-6,
+            _ => f64::NAN,
+        };
+        WindowRow {
+            app,
+            process,
+            window_start_s: start_s,
+            requests: self.requests,
+            completed: self.completed,
+            errors: self.errors,
+            in_flight,
+            mean_ms: if self.completed > 0 {
+                self.sum_ns / self.completed as f64 * 1e-6
+            } else {
+                f64::NAN
+            },
+            p50_ms: q(0.5),
+            p90_ms: q(0.9),
+            p99_ms: q(0.99),
+        }
+    }
+}
+
+/// One row of the time series: requests that arrived in `[window_start_s, + window)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowRow {
+    pub app: usize,
+    pub process: usize,
+    pub window_start_s: f64,
+    pub requests: u64,
+    pub completed: u64,
+    pub errors: u64,
+    pub in_flight: u64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Results for one process type of one app.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessResult {
+    /// Index of the app in the scenario and of the process within its app.
+    pub app_index: usize,
+    pub process_index: usize,
+    pub app: String,
+    pub process: String,
+    pub size: String,
+    pub tier: Tier,
+    pub dynos: u32,
+    pub concurrency: u32,
+    /// Requests that arrived after the warmup.
+    pub requests: u64,
+    pub completed: u64,
+    /// All errors; `errors_h12` breaks them down.
+    pub errors: u64,
+    pub errors_h12: u64,
+    pub errors_h14: u64,
+    /// Counted requests whose outcome was still open when the run ended (found by scanning the
+    /// live requests, independently of the other counters).
+    pub in_flight: u64,
+    pub latency: LatencySummary,
+    /// Completed requests per second of counted time (duration minus warmup).
+    pub throughput_rps: f64,
+    /// Mean fraction of the process's cores busy over the whole run.
+    pub cpu_utilization: f64,
+    /// Monthly list price of the formation.
+    pub cost_usd_month: f64,
+}
+
+/// Counters for one dyno.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynoResult {
+    pub app: String,
+    pub process: String,
+    /// Platform name, e.g. `web.1`.
+    pub dyno: String,
+    pub size: String,
+    pub tier: Tier,
+    /// Times the dyno restarted (no lifecycle events are modelled yet, so always 0).
+    pub restarts: u64,
+    /// Requests whose work finished on this dyno (including ones the client had given up on).
+    pub served: u64,
+    /// Busy core-seconds divided by available core-seconds.
+    pub cpu_utilization: f64,
+    pub max_backlog: u64,
+}
+
+/// Everything one job produces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobResult {
+    pub processes: Vec<ProcessResult>,
+    pub dynos: Vec<DynoResult>,
+    pub windows: Vec<WindowRow>,
+    /// Events handled by the engine.
+    pub events: u64,
+    /// Requests generated (including warmup).
+    pub generated: u64,
+    /// True if the run was stopped before its end (Ctrl-C).
+    pub interrupted: bool,
+}

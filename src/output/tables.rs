@@ -1,0 +1,471 @@
+//! The CSV tables (docs/csv.md describes every column) and the catalog listings.
+
+use super::atomic::OutputError;
+use crate::model::{Catalog, JobResult, RequestObserver, RequestRecord};
+use crate::scenario::{Job, Scenario};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A float for a CSV cell: fixed decimals (stable bytes across runs), empty for NaN so that
+/// pandas and polars read a missing value.
+pub fn fmt_f64(x: f64, decimals: usize) -> String {
+    if x.is_nan() {
+        String::new()
+    } else {
+        format!("{x:.decimals$}")
+    }
+}
+
+type Csv = csv::Writer<BufWriter<File>>;
+
+fn open(dir: &Path, name: &str) -> Result<(Csv, PathBuf), OutputError> {
+    let path = dir.join(name);
+    let f = File::create(&path).map_err(|e| OutputError {
+        path: path.clone(),
+        what: "cannot create".into(),
+        source: e,
+    })?;
+    Ok((csv::Writer::from_writer(BufWriter::new(f)), path))
+}
+
+fn csv_err(path: &Path, e: csv::Error) -> OutputError {
+    OutputError {
+        path: path.to_path_buf(),
+        what: "cannot write".into(),
+        source: std::io::Error::other(e),
+    }
+}
+
+/// The rows a finished job contributes.
+pub struct JobRows<'a> {
+    pub scenario: &'a Scenario,
+    pub job: &'a Job,
+    pub result: &'a JobResult,
+}
+
+/// The leading columns shared by every table: scenario, point, sweep keys, replication.
+fn key_header(s: &Scenario) -> Vec<String> {
+    let mut h = vec!["scenario".to_string(), "point".to_string()];
+    h.extend(s.sweep_keys.iter().cloned());
+    h.push("replication".into());
+    h
+}
+
+fn key_cells(s: &Scenario, job: &Job) -> Vec<String> {
+    let mut c = vec![s.name.clone(), job.point.to_string()];
+    c.extend(s.points[job.point].values.iter().cloned());
+    c.push(job.replication.to_string());
+    c
+}
+
+/// summary.csv, windows.csv and dynos.csv of one output folder, written in job order.
+pub struct Tables {
+    summary: (Csv, PathBuf),
+    windows: (Csv, PathBuf),
+    dynos: (Csv, PathBuf),
+}
+
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    "seed",
+    "app",
+    "process",
+    "size",
+    "tier",
+    "dynos",
+    "concurrency",
+    "requests",
+    "completed",
+    "errors",
+    "errors_h12",
+    "errors_h14",
+    "in_flight",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "mean_network_ms",
+    "mean_queue_ms",
+    "mean_cpu_ms",
+    "mean_wait_ms",
+    "throughput_rps",
+    "cpu_utilization",
+    "cost_usd_month",
+];
+
+pub const WINDOW_COLUMNS: &[&str] = &[
+    "app",
+    "process",
+    "size",
+    "tier",
+    "window_start_s",
+    "requests",
+    "completed",
+    "errors",
+    "in_flight",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+];
+
+pub const DYNO_COLUMNS: &[&str] = &[
+    "app",
+    "process",
+    "dyno",
+    "size",
+    "tier",
+    "instance",
+    "restarts",
+    "served",
+    "cpu_utilization",
+    "max_backlog",
+];
+
+pub const REQUEST_COLUMNS: &[&str] = &[
+    "request",
+    "app",
+    "process",
+    "dyno",
+    "arrival_s",
+    "latency_ms",
+    "status",
+    "network_ms",
+    "queue_ms",
+    "cpu_ms",
+    "wait_ms",
+];
+
+impl Tables {
+    /// Create the three files with their headers in `dir`.
+    pub fn create(dir: &Path, scenario: &Scenario) -> Result<Tables, OutputError> {
+        let mut t = Tables {
+            summary: open(dir, "summary.csv")?,
+            windows: open(dir, "windows.csv")?,
+            dynos: open(dir, "dynos.csv")?,
+        };
+        let keys = key_header(scenario);
+        for (w, cols) in [
+            (&mut t.summary, SUMMARY_COLUMNS),
+            (&mut t.windows, WINDOW_COLUMNS),
+            (&mut t.dynos, DYNO_COLUMNS),
+        ] {
+            let header: Vec<String> = keys
+                .iter()
+                .cloned()
+                .chain(cols.iter().map(|c| c.to_string()))
+                .collect();
+            w.0.write_record(&header).map_err(|e| csv_err(&w.1, e))?;
+        }
+        Ok(t)
+    }
+
+    /// Append one job's rows.
+    pub fn write(&mut self, rows: &JobRows<'_>) -> Result<(), OutputError> {
+        let keys = key_cells(rows.scenario, rows.job);
+        let r = rows.result;
+        for p in &r.processes {
+            let l = &p.latency;
+            let mut rec = keys.clone();
+            rec.extend([
+                rows.job.seeds.value().to_string(),
+                p.app.clone(),
+                p.process.clone(),
+                p.size.clone(),
+                p.tier.to_string(),
+                p.dynos.to_string(),
+                p.concurrency.to_string(),
+                p.requests.to_string(),
+                p.completed.to_string(),
+                p.errors.to_string(),
+                p.errors_h12.to_string(),
+                p.errors_h14.to_string(),
+                p.in_flight.to_string(),
+                fmt_f64(l.mean_ms, 4),
+                fmt_f64(l.p50_ms, 4),
+                fmt_f64(l.p90_ms, 4),
+                fmt_f64(l.p95_ms, 4),
+                fmt_f64(l.p99_ms, 4),
+                fmt_f64(l.p999_ms, 4),
+                fmt_f64(l.max_ms, 4),
+                fmt_f64(l.network_ms, 4),
+                fmt_f64(l.queue_ms, 4),
+                fmt_f64(l.cpu_ms, 4),
+                fmt_f64(l.wait_ms, 4),
+                fmt_f64(p.throughput_rps, 4),
+                fmt_f64(p.cpu_utilization, 6),
+                fmt_f64(p.cost_usd_month, 2),
+            ]);
+            self.summary
+                .0
+                .write_record(&rec)
+                .map_err(|e| csv_err(&self.summary.1, e))?;
+        }
+        for w in &r.windows {
+            let p = r
+                .processes
+                .iter()
+                .find(|p| p.app_index == w.app && p.process_index == w.process);
+            let (size, tier) = p
+                .map(|p| (p.size.clone(), p.tier.to_string()))
+                .unwrap_or_default();
+            let (app, process) = p
+                .map(|p| (p.app.clone(), p.process.clone()))
+                .unwrap_or_default();
+            let mut rec = keys.clone();
+            rec.extend([
+                app,
+                process,
+                size,
+                tier,
+                fmt_f64(w.window_start_s, 3),
+                w.requests.to_string(),
+                w.completed.to_string(),
+                w.errors.to_string(),
+                w.in_flight.to_string(),
+                fmt_f64(w.mean_ms, 4),
+                fmt_f64(w.p50_ms, 4),
+                fmt_f64(w.p90_ms, 4),
+                fmt_f64(w.p99_ms, 4),
+            ]);
+            self.windows
+                .0
+                .write_record(&rec)
+                .map_err(|e| csv_err(&self.windows.1, e))?;
+        }
+        for d in &r.dynos {
+            let mut rec = keys.clone();
+            rec.extend([
+                d.app.clone(),
+                d.process.clone(),
+                d.dyno.clone(),
+                d.size.clone(),
+                d.tier.to_string(),
+                String::new(),
+                d.restarts.to_string(),
+                d.served.to_string(),
+                fmt_f64(d.cpu_utilization, 6),
+                d.max_backlog.to_string(),
+            ]);
+            self.dynos
+                .0
+                .write_record(&rec)
+                .map_err(|e| csv_err(&self.dynos.1, e))?;
+        }
+        Ok(())
+    }
+
+    /// Flush all files to disk.
+    pub fn finish(self) -> Result<(), OutputError> {
+        for (mut w, path) in [self.summary, self.windows, self.dynos] {
+            w.flush().map_err(|e| OutputError {
+                path: path.clone(),
+                what: "cannot write".into(),
+                source: e,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Streams one job's requests to a part file (`requests.csv` is the parts joined in job order).
+pub struct RequestCsv {
+    w: Csv,
+    path: PathBuf,
+    prefix: Vec<String>,
+    apps: Vec<(String, Vec<String>)>,
+    /// First write error, reported after the job.
+    pub error: Option<OutputError>,
+}
+
+impl RequestCsv {
+    /// Part file for `job` in `dir`.
+    pub fn create(dir: &Path, scenario: &Scenario, job: &Job) -> Result<RequestCsv, OutputError> {
+        let (w, path) = open(dir, &format!(".requests.part-{:08}.csv", job.index))?;
+        let cfg = &scenario.points[job.point].config;
+        Ok(RequestCsv {
+            w,
+            path,
+            prefix: key_cells(scenario, job),
+            apps: cfg
+                .apps
+                .iter()
+                .map(|a| {
+                    (
+                        a.name.clone(),
+                        a.processes.iter().map(|p| p.name.clone()).collect(),
+                    )
+                })
+                .collect(),
+            error: None,
+        })
+    }
+
+    /// Write `requests.csv` in `dir` from the part files of `jobs`, then delete the parts.
+    pub fn join(dir: &Path, scenario: &Scenario, jobs: &[Job]) -> Result<(), OutputError> {
+        let path = dir.join("requests.csv");
+        let io = |e: std::io::Error, p: &Path| OutputError {
+            path: p.to_path_buf(),
+            what: "cannot write".into(),
+            source: e,
+        };
+        let mut out = BufWriter::new(File::create(&path).map_err(|e| io(e, &path))?);
+        let header: Vec<String> = key_header(scenario)
+            .into_iter()
+            .chain(REQUEST_COLUMNS.iter().map(|c| c.to_string()))
+            .collect();
+        {
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record(&header).map_err(|e| csv_err(&path, e))?;
+            w.flush().map_err(|e| io(e, &path))?;
+        }
+        for job in jobs {
+            let part = dir.join(format!(".requests.part-{:08}.csv", job.index));
+            let mut f = File::open(&part).map_err(|e| io(e, &part))?;
+            std::io::copy(&mut f, &mut out).map_err(|e| io(e, &path))?;
+            drop(f);
+            std::fs::remove_file(&part).map_err(|e| io(e, &part))?;
+        }
+        out.flush().map_err(|e| io(e, &path))
+    }
+
+    /// Flush; returns the first error met while writing.
+    pub fn finish(mut self) -> Result<(), OutputError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.w.flush().map_err(|e| OutputError {
+            path: self.path.clone(),
+            what: "cannot write".into(),
+            source: e,
+        })
+    }
+}
+
+impl RequestObserver for RequestCsv {
+    fn on_request(&mut self, r: &RequestRecord) {
+        if self.error.is_some() {
+            return;
+        }
+        let (app, procs) = &self.apps[r.app];
+        let process = &procs[r.process];
+        let ms = |ns: u64| fmt_f64(ns as f64 * 1e-6, 4);
+        let mut rec: Vec<String> = self.prefix.clone();
+        rec.extend([
+            r.id.to_string(),
+            app.clone(),
+            process.clone(),
+            if r.dyno == 0 {
+                String::new()
+            } else {
+                format!("{process}.{}", r.dyno)
+            },
+            fmt_f64(r.arrival_ns as f64 * 1e-9, 9),
+            ms(r.latency_ns),
+            r.status.as_str().to_string(),
+        ]);
+        match &r.split {
+            Some(s) => rec.extend([
+                ms(s.network_ns),
+                ms(s.queue_ns),
+                ms(s.cpu_ns),
+                ms(s.wait_ns),
+            ]),
+            None => rec.extend([String::new(), String::new(), String::new(), String::new()]),
+        }
+        if let Err(e) = self.w.write_record(&rec) {
+            self.error = Some(csv_err(&self.path, e));
+        }
+    }
+}
+
+/// The catalog as CSV text.
+pub fn catalog_csv(catalog: &Catalog) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for s in catalog.sizes() {
+        w.serialize(s)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The catalog as a JSON array.
+pub fn catalog_json(catalog: &Catalog) -> String {
+    serde_json::to_string_pretty(catalog.sizes()).unwrap_or_else(|_| "[]".into())
+}
+
+/// The catalog as an aligned text table for terminals.
+pub fn catalog_table(catalog: &Catalog) -> String {
+    let header = [
+        "size",
+        "tier",
+        "ram_mb",
+        "vcpus",
+        "cpu_share",
+        "host",
+        "usd/month",
+        "r15",
+        "max/proc",
+        "sleeps",
+        "preboot",
+    ];
+    let rows: Vec<Vec<String>> = catalog
+        .sizes()
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.tier.to_string(),
+                s.ram_mb.to_string(),
+                format!("{}{}", s.vcpus, if s.vcpus_published { "" } else { "*" }),
+                format!("{}", s.cpu_share),
+                if s.dedicated { "dedicated" } else { "shared" }.to_string(),
+                format!("{:.2}", s.price_usd_month),
+                format!("{}x", s.r15_factor),
+                s.max_per_process.to_string(),
+                if s.sleeps { "yes" } else { "no" }.to_string(),
+                if s.preboot { "yes" } else { "no" }.to_string(),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<String>, out: &mut String| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(parts.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(header.iter().map(|s| s.to_string()).collect(), &mut out);
+    for r in rows {
+        line(r, &mut out);
+    }
+    out.push_str(
+        "\n* vCPU count is an assumption (Heroku does not publish it); see docs/catalog.md\n",
+    );
+    out
+}
+
+/// Write `bytes` to `path` via a temporary file and a rename, so readers never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(tmp, path)
+}

@@ -1,0 +1,249 @@
+//! Running scenarios: jobs in parallel with rayon, results written in job order, atomically.
+
+use crate::engine::{Control, SimTime};
+use crate::model::{JobResult, NoRequests, run_job};
+use crate::output::{JobRows, OutputError, RequestCsv, StagingDir, Tables};
+use crate::scenario::{Job, Scenario};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde_json::json;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Options of `dynosim run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Output folder; with several scenarios, each goes to `<out>/<name>`.
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    pub threads: Option<usize>,
+    /// Show a progress bar (the CLI turns it off with --quiet or when stderr is not a terminal).
+    pub progress: bool,
+    /// Write requests.csv.
+    pub requests: bool,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub folders: Vec<PathBuf>,
+    pub jobs: usize,
+    pub requests: u64,
+    pub events: u64,
+    pub wall_seconds: f64,
+    pub threads: usize,
+}
+
+/// Why a run failed (after validation, which is the scenario module's job).
+#[derive(Debug)]
+pub enum RunError {
+    Output(OutputError),
+    Interrupted,
+    Threads(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Output(e) => write!(f, "{e}"),
+            RunError::Interrupted => {
+                write!(f, "interrupted; previous results were left as they were")
+            }
+            RunError::Threads(e) => write!(f, "cannot start the worker threads: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<OutputError> for RunError {
+    fn from(e: OutputError) -> Self {
+        RunError::Output(e)
+    }
+}
+
+/// Set by the Ctrl-C handler; running jobs stop at their next progress check.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The output folder of scenario `s` among `count` scenarios.
+pub fn output_folder(opts: &RunOptions, s: &Scenario, count: usize) -> PathBuf {
+    match &opts.out {
+        Some(out) if count == 1 => out.clone(),
+        Some(out) => out.join(&s.name),
+        None => Path::new("outputs").join(&s.name),
+    }
+}
+
+/// Run one job without writing anything (library use and tests).
+pub fn simulate(scenario: &Scenario, job: &Job) -> JobResult {
+    run_job(
+        &scenario.points[job.point].config,
+        job.seeds,
+        NoRequests,
+        |_, _| Control::Continue,
+    )
+}
+
+/// Run every job of every scenario and write each scenario's folder.
+pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    let threads = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| RunError::Threads(e.to_string()))?;
+
+    // Stage every folder first, so a bad output path fails before any simulation.
+    let mut staged = Vec::new();
+    for s in scenarios {
+        staged.push(StagingDir::create(&output_folder(
+            opts,
+            s,
+            scenarios.len(),
+        ))?);
+    }
+    let all: Vec<(usize, Job)> = scenarios
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| s.jobs().into_iter().map(move |j| (i, j)))
+        .collect();
+    let total_sim_ms: u64 = all
+        .iter()
+        .map(|(i, j)| scenarios[*i].points[j.point].config.duration.as_nanos() / 1_000_000)
+        .sum();
+    let bar = if opts.progress {
+        let b = ProgressBar::new(total_sim_ms.max(1));
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:32} {percent:>3}% simulated  {msg}  ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b.set_message(format!("0/{} jobs", all.len()));
+        Some(b)
+    } else {
+        None
+    };
+    let done_jobs = AtomicU64::new(0);
+
+    let results: Vec<Result<JobResult, RunError>> = pool.install(|| {
+        all.par_iter()
+            .map(|(si, job)| {
+                let s = &scenarios[*si];
+                let cfg = &s.points[job.point].config;
+                let mut reported_ms = 0u64;
+                let progress = |now: SimTime, _events: u64| {
+                    if let Some(b) = &bar {
+                        let ms = now.as_nanos() / 1_000_000;
+                        b.inc(ms.saturating_sub(reported_ms));
+                        reported_ms = ms;
+                    }
+                    if INTERRUPTED.load(Ordering::Relaxed) {
+                        Control::Stop
+                    } else {
+                        Control::Continue
+                    }
+                };
+                let result = if opts.requests {
+                    let mut obs = RequestCsv::create(staged[*si].path(), s, job)?;
+                    let r = run_job(cfg, job.seeds, &mut obs, progress);
+                    obs.finish()?;
+                    r
+                } else {
+                    run_job(cfg, job.seeds, NoRequests, progress)
+                };
+                if let Some(b) = &bar {
+                    let total_ms = cfg.duration.as_nanos() / 1_000_000;
+                    b.inc(total_ms.saturating_sub(reported_ms));
+                    let n = done_jobs.fetch_add(1, Ordering::Relaxed) + 1;
+                    b.set_message(format!("{n}/{} jobs", all.len()));
+                }
+                Ok(result)
+            })
+            .collect()
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        return Err(RunError::Interrupted);
+    }
+    let mut results_iter = results.into_iter();
+    let mut report = RunReport {
+        folders: Vec::new(),
+        jobs: all.len(),
+        requests: 0,
+        events: 0,
+        wall_seconds: 0.0,
+        threads,
+    };
+    let mut per_scenario: Vec<Vec<(Job, JobResult)>> =
+        scenarios.iter().map(|_| Vec::new()).collect();
+    for (si, job) in &all {
+        let r = results_iter.next().expect("one result per job")?;
+        report.requests += r.generated;
+        report.events += r.events;
+        per_scenario[*si].push((*job, r));
+    }
+    for ((s, stage), jobs) in scenarios.iter().zip(staged).zip(per_scenario) {
+        let mut tables = Tables::create(stage.path(), s)?;
+        for (job, result) in &jobs {
+            tables.write(&JobRows {
+                scenario: s,
+                job,
+                result,
+            })?;
+        }
+        tables.finish()?;
+        if opts.requests {
+            let job_list: Vec<Job> = jobs.iter().map(|(j, _)| *j).collect();
+            RequestCsv::join(stage.path(), s, &job_list)?;
+        }
+        write_manifest(stage.path(), s, &jobs, opts, threads)?;
+        report.folders.push(stage.commit()?);
+    }
+    report.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn write_manifest(
+    dir: &Path,
+    s: &Scenario,
+    jobs: &[(Job, JobResult)],
+    opts: &RunOptions,
+    threads: usize,
+) -> Result<(), OutputError> {
+    let manifest = json!({
+        "dynosim_version": env!("CARGO_PKG_VERSION"),
+        "scenario": s.name,
+        "file": s.file,
+        "scenario_sha256": s.text_hash,
+        "seed": s.seed,
+        "replications": s.replications,
+        "common_random_numbers": s.common_random_numbers,
+        "sweep_keys": s.sweep_keys,
+        "points": s.points.iter().map(|p| json!({"point": p.index, "values": p.values})).collect::<Vec<_>>(),
+        "jobs": jobs.iter().map(|(j, r)| json!({
+            "job": j.index,
+            "point": j.point,
+            "replication": j.replication,
+            "seed": j.seeds.value(),
+            "events": r.events,
+            "requests_generated": r.generated,
+        })).collect::<Vec<_>>(),
+        "options": { "requests": opts.requests, "threads": threads },
+        "warnings": s.warnings,
+        "written_at_unix_s": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+    });
+    let path = dir.join("manifest.json");
+    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    crate::output::write_atomic(&path, text.as_bytes()).map_err(|e| OutputError {
+        path,
+        what: "cannot write".into(),
+        source: e,
+    })
+}

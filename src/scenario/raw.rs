@@ -1,0 +1,69 @@
+//! The scenario file as written: serde types that mirror the TOML, before validation.
+//!
+//! Unknown keys are errors (`deny_unknown_fields`) so that a typo never silently becomes a default.
+//! Values whose shape depends on their content (distributions, arrivals, noise) are kept as
+//! `toml::Value` and checked in `validate`, which can then say exactly what was expected.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub seed: Option<u64>,
+    pub duration: String,
+    pub warmup: Option<String>,
+    pub replications: Option<u32>,
+    /// Width of a row in windows.csv.
+    pub window: Option<String>,
+    /// First-byte deadline (H12); 30 s on the platform.
+    pub request_timeout: Option<String>,
+    /// Whether replication r uses the same random streams at every sweep point.
+    pub common_random_numbers: Option<bool>,
+    /// `"off"` or a table; see `validate`.
+    pub noise: Option<toml::Value>,
+    pub network: Option<RawNetwork>,
+    #[serde(default)]
+    pub app: Vec<RawApp>,
+    /// Dotted path -> list of values.
+    pub sweep: Option<BTreeMap<String, Vec<toml::Value>>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    /// Router <-> dyno round-trip time: a duration string or a distribution table.
+    pub latency: Option<toml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApp {
+    pub name: String,
+    /// A space name; spaces arrive with the space model and are rejected for now.
+    pub space: Option<String>,
+    #[serde(default)]
+    pub process: Vec<RawProcess>,
+    pub workload: Option<RawWorkload>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProcess {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub size: String,
+    pub count: Option<i64>,
+    pub concurrency: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    /// Process type receiving the requests; `web` by default.
+    pub process: Option<String>,
+    pub arrivals: toml::Value,
+    pub cpu: toml::Value,
+    pub wait: Option<toml::Value>,
+}

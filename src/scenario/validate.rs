@@ -1,0 +1,627 @@
+//! From raw TOML values to a validated model configuration, with errors that name the key.
+
+use super::error::{KeyPath, Locator, ScenarioError, did_you_mean};
+use super::raw::{RawApp, RawScenario};
+use super::units::parse_duration;
+use crate::engine::SimDuration;
+use crate::model::{
+    AppSpec, Arrivals, Catalog, Dist, NetworkSpec, ProcessSpec, SimConfig, Workload,
+};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use toml::Value;
+
+/// The platform's first-byte deadline: "A request has an initial 30 s window" (Heroku limits).
+pub const DEFAULT_REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(30);
+
+/// Router <-> dyno round trip when a scenario does not say: lognormal, median 1 ms, p99 4 ms.
+/// Assumption: Heroku publishes no router latency figures; this is an intra-region cloud RTT plus
+/// router processing, chosen to be small next to request times.
+pub fn default_network() -> Dist {
+    Dist::lognormal_from_median_p99(0.001, 0.004)
+}
+
+/// A value replaced by a sweep point, so errors about it point at the `[sweep]` entry.
+#[derive(Debug, Clone)]
+pub struct Override {
+    /// Where the value lives in the scenario (index form).
+    pub target: KeyPath,
+    /// The `[sweep]` entry that set it.
+    pub sweep_key: String,
+    pub shown: String,
+}
+
+/// Settings that are not part of the model configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub name: Option<String>,
+    pub seed: u64,
+    pub replications: u32,
+    pub common_random_numbers: bool,
+    pub noise_off: bool,
+    pub noise_load: Option<f64>,
+}
+
+pub struct Ctx<'a> {
+    pub loc: &'a Locator<'a>,
+    pub base_dir: &'a Path,
+    pub catalog: &'a Catalog,
+    pub overrides: &'a [Override],
+}
+
+impl Ctx<'_> {
+    /// An error about the value at `path`, redirected to the sweep entry if a sweep set it.
+    pub fn err(&self, path: &KeyPath, message: impl Into<String>) -> ScenarioError {
+        let message = message.into();
+        for o in self.overrides {
+            if path.0.starts_with(&o.target.0) {
+                let sweep_path = KeyPath::root().key("sweep").key(&o.sweep_key);
+                let mut e = self.loc.error_at(
+                    &sweep_path,
+                    format!("at sweep value {} for `{}`: {message}", o.shown, path),
+                );
+                e.key = sweep_path;
+                return e;
+            }
+        }
+        self.loc.error_at(path, message)
+    }
+
+    fn duration(&self, path: &KeyPath, text: &str) -> Result<SimDuration, ScenarioError> {
+        parse_duration(text).map_err(|m| self.err(path, m))
+    }
+
+    fn duration_value(&self, path: &KeyPath, v: &Value) -> Result<SimDuration, ScenarioError> {
+        match v {
+            Value::String(s) => self.duration(path, s),
+            Value::Integer(0) => Ok(SimDuration::ZERO),
+            other => Err(self.err(
+                path,
+                format!(
+                    "expected a duration string such as \"20ms\", found {} `{other}`",
+                    other.type_str()
+                ),
+            )),
+        }
+    }
+
+    fn number(&self, path: &KeyPath, v: &Value) -> Result<f64, ScenarioError> {
+        let x = match v {
+            Value::Float(f) => *f,
+            Value::Integer(i) => *i as f64,
+            other => {
+                return Err(self.err(
+                    path,
+                    format!("expected a number, found {} `{other}`", other.type_str()),
+                ));
+            }
+        };
+        if x.is_nan() {
+            return Err(self.err(path, "must be a number, not NaN"));
+        }
+        if x.is_infinite() {
+            return Err(self.err(path, "must be finite"));
+        }
+        Ok(x)
+    }
+
+    fn table<'v>(
+        &self,
+        path: &KeyPath,
+        v: &'v Value,
+        what: &str,
+    ) -> Result<&'v toml::Table, ScenarioError> {
+        v.as_table().ok_or_else(|| {
+            self.err(
+                path,
+                format!("expected {what}, found {} `{v}`", v.type_str()),
+            )
+        })
+    }
+
+    fn known_keys(
+        &self,
+        path: &KeyPath,
+        t: &toml::Table,
+        allowed: &[&str],
+    ) -> Result<(), ScenarioError> {
+        for k in t.keys() {
+            if !allowed.contains(&k.as_str()) {
+                let hint = did_you_mean(k, allowed.iter().copied())
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                return Err(self.err(
+                    &path.key(k),
+                    format!(
+                        "unknown key `{k}`{hint}; expected one of: {}",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A distribution of durations: `"20ms"` or a one-key table.
+    pub fn dist(&self, path: &KeyPath, v: &Value) -> Result<Dist, ScenarioError> {
+        const KINDS: [&str; 5] = [
+            "constant",
+            "exponential",
+            "lognormal",
+            "uniform",
+            "empirical",
+        ];
+        if let Value::String(s) = v {
+            return Ok(Dist::Constant(self.duration(path, s)?.as_secs_f64()));
+        }
+        let t = self.table(
+            path,
+            v,
+            "a duration such as \"20ms\" or a table such as { exponential = \"20ms\" }",
+        )?;
+        if t.len() != 1 {
+            return Err(self.err(
+                path,
+                format!(
+                    "a distribution table needs exactly one of: {} (found {} keys)",
+                    KINDS.join(", "),
+                    t.len()
+                ),
+            ));
+        }
+        self.known_keys(path, t, &KINDS)?;
+        let (kind, arg) = t.iter().next().expect("one key, checked above");
+        let p = path.key(kind);
+        match kind.as_str() {
+            "constant" => Ok(Dist::Constant(self.duration_value(&p, arg)?.as_secs_f64())),
+            "exponential" => {
+                let mean = self.duration_value(&p, arg)?;
+                if mean == SimDuration::ZERO {
+                    return Err(self.err(&p, "the mean must be greater than zero"));
+                }
+                Ok(Dist::Exponential {
+                    mean: mean.as_secs_f64(),
+                })
+            }
+            "lognormal" => {
+                let lt = self.table(
+                    &p,
+                    arg,
+                    "a table { median = \"20ms\", p99 = \"200ms\" } or { mu = -4.0, sigma = 1.0 }",
+                )?;
+                if lt.contains_key("median") || lt.contains_key("p99") {
+                    self.known_keys(&p, lt, &["median", "p99"])?;
+                    let get = |k: &str| {
+                        lt.get(k).ok_or_else(|| self.err(&p, format!("missing `{k}` (lognormal takes median and p99, or mu and sigma)")))
+                    };
+                    let median = self.duration_value(&p.key("median"), get("median")?)?;
+                    let p99 = self.duration_value(&p.key("p99"), get("p99")?)?;
+                    if median == SimDuration::ZERO {
+                        return Err(self.err(&p.key("median"), "must be greater than zero"));
+                    }
+                    if p99 < median {
+                        return Err(self.err(
+                            &p.key("p99"),
+                            format!("p99 ({p99}) must not be below the median ({median})"),
+                        ));
+                    }
+                    Ok(Dist::lognormal_from_median_p99(
+                        median.as_secs_f64(),
+                        p99.as_secs_f64(),
+                    ))
+                } else {
+                    self.known_keys(&p, lt, &["mu", "sigma"])?;
+                    let get = |k: &str| {
+                        lt.get(k).ok_or_else(|| self.err(&p, format!("missing `{k}` (lognormal takes median and p99, or mu and sigma)")))
+                    };
+                    let mu = self.number(&p.key("mu"), get("mu")?)?;
+                    let sigma = self.number(&p.key("sigma"), get("sigma")?)?;
+                    if sigma < 0.0 {
+                        return Err(self.err(&p.key("sigma"), "must not be negative"));
+                    }
+                    if mu > 20.0 {
+                        return Err(self.err(
+                            &p.key("mu"),
+                            "is the mean of ln(seconds); values above 20 mean years per request",
+                        ));
+                    }
+                    Ok(Dist::LogNormal { mu, sigma })
+                }
+            }
+            "uniform" => {
+                let (lo, hi) = match arg {
+                    Value::Array(a) if a.len() == 2 => (
+                        self.duration_value(&p.index(0), &a[0])?,
+                        self.duration_value(&p.index(1), &a[1])?,
+                    ),
+                    Value::Table(ut) => {
+                        self.known_keys(&p, ut, &["min", "max"])?;
+                        let get = |k: &str| {
+                            ut.get(k)
+                                .ok_or_else(|| self.err(&p, format!("missing `{k}`")))
+                        };
+                        (
+                            self.duration_value(&p.key("min"), get("min")?)?,
+                            self.duration_value(&p.key("max"), get("max")?)?,
+                        )
+                    }
+                    _ => {
+                        return Err(self.err(
+                            &p,
+                            "expected { min = \"10ms\", max = \"30ms\" } or [\"10ms\", \"30ms\"]",
+                        ));
+                    }
+                };
+                if hi < lo {
+                    return Err(self.err(&p, format!("max ({hi}) is below min ({lo})")));
+                }
+                Ok(Dist::Uniform {
+                    min: lo.as_secs_f64(),
+                    max: hi.as_secs_f64(),
+                })
+            }
+            "empirical" => self.empirical(&p, arg),
+            _ => unreachable!("kind checked by known_keys"),
+        }
+    }
+
+    /// `{ file = "cpu.csv", column = "cpu_ms", unit = "ms" }`: values resampled with replacement.
+    fn empirical(&self, p: &KeyPath, arg: &Value) -> Result<Dist, ScenarioError> {
+        let t = self.table(
+            p,
+            arg,
+            "a table { file = \"trace.csv\", column = \"cpu_ms\" }",
+        )?;
+        self.known_keys(p, t, &["file", "column", "unit"])?;
+        let s = |k: &str| -> Result<Option<&str>, ScenarioError> {
+            match t.get(k) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.as_str())),
+                Some(v) => Err(self.err(
+                    &p.key(k),
+                    format!("expected a string, found {}", v.type_str()),
+                )),
+            }
+        };
+        let file = s("file")?.ok_or_else(|| self.err(p, "missing `file`"))?;
+        let column = s("column")?.ok_or_else(|| self.err(p, "missing `column`"))?;
+        let unit = s("unit")?.unwrap_or("ms");
+        let scale = match unit {
+            "ns" => 1e-9,
+            "us" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            other => {
+                return Err(self.err(
+                    &p.key("unit"),
+                    format!("unknown unit `{other}` (ns, us, ms or s)"),
+                ));
+            }
+        };
+        let path = self.base_dir.join(file);
+        let fp = p.key("file");
+        let mut rdr = csv::Reader::from_path(&path)
+            .map_err(|e| self.err(&fp, format!("cannot read `{}`: {e}", path.display())))?;
+        let headers = rdr
+            .headers()
+            .map_err(|e| {
+                self.err(
+                    &fp,
+                    format!("cannot read the header of `{}`: {e}", path.display()),
+                )
+            })?
+            .clone();
+        let Some(col) = headers.iter().position(|h| h.trim() == column) else {
+            let cols: Vec<&str> = headers.iter().collect();
+            return Err(self.err(
+                &p.key("column"),
+                format!(
+                    "`{}` has no column `{column}`; its columns are: {}",
+                    path.display(),
+                    cols.join(", ")
+                ),
+            ));
+        };
+        let mut values = Vec::new();
+        for (i, rec) in rdr.records().enumerate() {
+            let rec = rec.map_err(|e| self.err(&fp, format!("`{}`: {e}", path.display())))?;
+            let cell = rec.get(col).unwrap_or("").trim();
+            let x: f64 = cell.parse().map_err(|_| {
+                self.err(
+                    &fp,
+                    format!(
+                        "`{}` line {}: `{cell}` in column `{column}` is not a number",
+                        path.display(),
+                        i + 2
+                    ),
+                )
+            })?;
+            if !x.is_finite() || x < 0.0 {
+                return Err(self.err(
+                    &fp,
+                    format!(
+                        "`{}` line {}: `{cell}` must be a finite, non-negative number",
+                        path.display(),
+                        i + 2
+                    ),
+                ));
+            }
+            values.push(x * scale);
+        }
+        if values.is_empty() {
+            return Err(self.err(
+                &fp,
+                format!("`{}` has no values in column `{column}`", path.display()),
+            ));
+        }
+        Ok(Dist::Empirical(Arc::from(values)))
+    }
+
+    fn arrivals(&self, path: &KeyPath, v: &Value) -> Result<Arrivals, ScenarioError> {
+        let t = self.table(path, v, "a table such as { poisson = 50.0 }")?;
+        self.known_keys(path, t, &["poisson"])?;
+        let rate_v = t
+            .get("poisson")
+            .ok_or_else(|| self.err(path, "expected { poisson = <requests per second> }"))?;
+        let p = path.key("poisson");
+        let rate = self.number(&p, rate_v)?;
+        if rate <= 0.0 {
+            return Err(self.err(
+                &p,
+                format!("the arrival rate must be positive, found {rate}"),
+            ));
+        }
+        Ok(Arrivals::Poisson { rate })
+    }
+}
+
+/// Validate a whole scenario.
+pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), ScenarioError> {
+    let root = KeyPath::root();
+    let duration = ctx.duration(&root.key("duration"), &raw.duration)?;
+    if duration == SimDuration::ZERO {
+        return Err(ctx.err(&root.key("duration"), "the run must last longer than zero"));
+    }
+    let warmup = match &raw.warmup {
+        Some(w) => ctx.duration(&root.key("warmup"), w)?,
+        None => SimDuration::ZERO,
+    };
+    if warmup >= duration {
+        return Err(ctx.err(
+            &root.key("warmup"),
+            format!("the warmup ({warmup}) must be shorter than the duration ({duration})"),
+        ));
+    }
+    let window = match &raw.window {
+        Some(w) => ctx.duration(&root.key("window"), w)?,
+        None => SimDuration::from_secs(60).min(duration),
+    };
+    if window == SimDuration::ZERO {
+        return Err(ctx.err(&root.key("window"), "the window must be longer than zero"));
+    }
+    if duration.as_nanos() / window.as_nanos() > 1_000_000 {
+        return Err(ctx.err(
+            &root.key("window"),
+            format!(
+                "{window} windows over {duration} make more than a million rows; use a wider window"
+            ),
+        ));
+    }
+    let request_timeout = match &raw.request_timeout {
+        Some(t) => ctx.duration(&root.key("request_timeout"), t)?,
+        None => DEFAULT_REQUEST_TIMEOUT,
+    };
+    if request_timeout == SimDuration::ZERO {
+        return Err(ctx.err(&root.key("request_timeout"), "must be longer than zero"));
+    }
+    let replications = raw.replications.unwrap_or(1);
+    if replications == 0 {
+        return Err(ctx.err(
+            &root.key("replications"),
+            "at least one replication is needed",
+        ));
+    }
+    let (noise_off, noise_load) = match &raw.noise {
+        None => (false, None),
+        Some(Value::String(s)) if s == "off" => (true, None),
+        Some(Value::Table(t)) => {
+            let p = root.key("noise");
+            ctx.known_keys(&p, t, &["load"])?;
+            let load = match t.get("load") {
+                Some(v) => {
+                    let l = ctx.number(&p.key("load"), v)?;
+                    if !(0.0..=1.0).contains(&l) {
+                        return Err(ctx.err(
+                            &p.key("load"),
+                            format!("must be a fraction between 0 and 1, found {l}"),
+                        ));
+                    }
+                    Some(l)
+                }
+                None => None,
+            };
+            (false, load)
+        }
+        Some(other) => {
+            return Err(ctx.err(
+                &root.key("noise"),
+                format!("expected \"off\" or a table such as [noise] load = 0.6, found `{other}`"),
+            ));
+        }
+    };
+    let router_dyno_rtt = match raw.network.as_ref().and_then(|n| n.latency.as_ref()) {
+        Some(v) => ctx.dist(&root.key("network").key("latency"), v)?,
+        None => default_network(),
+    };
+    if raw.app.is_empty() {
+        return Err(ctx
+            .loc
+            .error_file("no [[app]] defined; a scenario needs at least one app"));
+    }
+    let mut names = HashSet::new();
+    let mut apps = Vec::new();
+    for (i, app) in raw.app.iter().enumerate() {
+        let p = root.key("app").index(i);
+        if !names.insert(app.name.as_str()) {
+            return Err(ctx.err(&p.key("name"), format!("duplicate app name `{}`", app.name)));
+        }
+        apps.push(build_app(ctx, &p, app)?);
+    }
+    Ok((
+        SimConfig {
+            duration,
+            warmup,
+            window,
+            request_timeout,
+            network: NetworkSpec { router_dyno_rtt },
+            apps,
+        },
+        Settings {
+            name: raw.name.clone(),
+            seed: raw.seed.unwrap_or(1),
+            replications,
+            common_random_numbers: raw.common_random_numbers.unwrap_or(true),
+            noise_off,
+            noise_load,
+        },
+    ))
+}
+
+fn build_app(ctx: &Ctx<'_>, path: &KeyPath, app: &RawApp) -> Result<AppSpec, ScenarioError> {
+    if app.name.trim().is_empty() {
+        return Err(ctx.err(&path.key("name"), "the app name must not be empty"));
+    }
+    if app.space.is_some() {
+        return Err(ctx.err(
+            &path.key("space"),
+            "Private, Shield and Fir spaces are not modelled in this version; omit `space` to run on the Common Runtime",
+        ));
+    }
+    if app.process.is_empty() {
+        return Err(ctx.err(path, format!("app `{}` has no [[app.process]]", app.name)));
+    }
+    let mut seen = HashSet::new();
+    let mut processes = Vec::new();
+    let mut total = 0i64;
+    let mut app_limit = 100;
+    for (j, pr) in app.process.iter().enumerate() {
+        let p = path.key("process").index(j);
+        if pr.kind.trim().is_empty() {
+            return Err(ctx.err(&p.key("type"), "the process type must not be empty"));
+        }
+        if !seen.insert(pr.kind.as_str()) {
+            return Err(ctx.err(
+                &p.key("type"),
+                format!("duplicate process type `{}` in app `{}`", pr.kind, app.name),
+            ));
+        }
+        let Some(size) = ctx.catalog.get(&pr.size) else {
+            let lower = pr.size.to_lowercase();
+            let hint = if ctx.catalog.get(&lower).is_some() {
+                format!(" (sizes are lower case: `{lower}`)")
+            } else {
+                did_you_mean(&lower, ctx.catalog.sizes().iter().map(|s| s.name.as_str()))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default()
+            };
+            return Err(ctx.err(
+                &p.key("size"),
+                format!(
+                    "unknown size `{}`{hint}; `dynosim catalog` lists the sizes",
+                    pr.size
+                ),
+            ));
+        };
+        let count = pr.count.unwrap_or(1);
+        if count < 0 {
+            return Err(ctx.err(
+                &p.key("count"),
+                format!("the dyno count must not be negative, found {count}"),
+            ));
+        }
+        if count > i64::from(size.max_per_process) {
+            return Err(ctx.err(
+                &p.key("count"),
+                format!(
+                    "{count} dynos exceed the platform limit of {} per process type for {} dynos (Heroku dyno scaling limits)",
+                    size.max_per_process, size.display
+                ),
+            ));
+        }
+        let concurrency = pr.concurrency.unwrap_or(1);
+        if concurrency < 1 {
+            return Err(ctx.err(
+                &p.key("concurrency"),
+                format!("must be at least 1, found {concurrency}"),
+            ));
+        }
+        if concurrency > 100_000 {
+            return Err(ctx.err(
+                &p.key("concurrency"),
+                format!("{concurrency} is beyond any real web server; at most 100000"),
+            ));
+        }
+        if size.generation == crate::model::Generation::Fir {
+            app_limit = 255;
+        }
+        total += count;
+        processes.push(ProcessSpec {
+            name: pr.kind.clone(),
+            size: size.clone(),
+            count: count as u32,
+            concurrency: concurrency as u32,
+        });
+    }
+    if total > app_limit {
+        return Err(ctx.err(
+            path,
+            format!(
+                "app `{}` has {total} dynos; the platform allows {app_limit} per app",
+                app.name
+            ),
+        ));
+    }
+    let generations: HashSet<_> = processes.iter().map(|p| p.size.generation).collect();
+    if generations.len() > 1 {
+        return Err(ctx.err(
+            path,
+            format!(
+                "app `{}` mixes Cedar and Fir sizes; an app runs on one generation",
+                app.name
+            ),
+        ));
+    }
+    let workload = match &app.workload {
+        None => None,
+        Some(w) => {
+            let wp = path.key("workload");
+            let target = w.process.as_deref().unwrap_or("web");
+            let Some(process) = processes.iter().position(|p| p.name == target) else {
+                let names: Vec<&str> = processes.iter().map(|p| p.name.as_str()).collect();
+                return Err(ctx.err(
+                    &wp,
+                    format!(
+                        "the workload goes to process type `{target}`, which app `{}` does not have (it has: {}); set `process` in [app.workload]",
+                        app.name,
+                        names.join(", ")
+                    ),
+                ));
+            };
+            Some(Workload {
+                process,
+                arrivals: ctx.arrivals(&wp.key("arrivals"), &w.arrivals)?,
+                cpu: ctx.dist(&wp.key("cpu"), &w.cpu)?,
+                wait: match &w.wait {
+                    Some(v) => ctx.dist(&wp.key("wait"), v)?,
+                    None => Dist::Constant(0.0),
+                },
+            })
+        }
+    };
+    Ok(AppSpec {
+        name: app.name.clone(),
+        processes,
+        workload,
+    })
+}
