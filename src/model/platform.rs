@@ -272,8 +272,10 @@ impl<O: RequestObserver> Platform<O> {
             counted,
         });
         let generation = self.reqs[req as usize].generation;
+        // The deadline passes one nanosecond after the timeout: a response at exactly 30 s is in
+        // time, whatever the order of events at that instant.
         sched.after_ordered(
-            self.cfg.request_timeout,
+            self.cfg.request_timeout + SimDuration::from_nanos(1),
             Event::Deadline { req, generation },
         );
         if rtt / 2 == 0 {

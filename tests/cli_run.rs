@@ -1,0 +1,406 @@
+//! `dynosim run`, `check` and `catalog` end to end through the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn dynosim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dynosim"))
+        .args(args)
+        .output()
+        .expect("the dynosim binary runs")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = dynosim(args);
+    assert!(
+        out.status.success(),
+        "dynosim {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+const SWEEP: &str = r#"
+name = "det"
+seed = 123
+duration = "15m"
+warmup = "1m"
+replications = 3
+
+[[app]]
+name = "shop"
+
+[[app.process]]
+type = "web"
+size = "standard-1x"
+count = 2
+concurrency = 2
+
+[app.workload]
+arrivals = { poisson = 30.0 }
+cpu = { lognormal = { median = "15ms", p99 = "150ms" } }
+wait = { exponential = "10ms" }
+
+[[app]]
+name = "api"
+
+[[app.process]]
+type = "web"
+size = "performance-m"
+count = 1
+concurrency = 4
+
+[[app.process]]
+type = "worker"
+size = "performance-m"
+count = 1
+
+[app.workload]
+arrivals = { poisson = 40.0 }
+cpu = { exponential = "20ms" }
+
+[sweep]
+"app.shop.process.web.count" = [2, 3]
+"app.api.workload.arrivals.poisson" = [40.0, 60.0]
+"#;
+
+fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write scenario");
+    p
+}
+
+fn read(dir: &Path, file: &str) -> Vec<u8> {
+    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+}
+
+#[test]
+fn the_same_scenario_and_seed_give_identical_csv_at_any_thread_count() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sc = write_scenario(tmp.path(), "det.toml", SWEEP);
+    let sc = sc.to_str().expect("utf-8 path");
+    let mut outs = Vec::new();
+    for (i, threads) in ["1", "2", "2", "3"].iter().enumerate() {
+        let out = tmp.path().join(format!("out{i}"));
+        ok(&[
+            "run",
+            sc,
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--threads",
+            threads,
+            "--requests",
+            "--quiet",
+        ]);
+        outs.push(out);
+    }
+    for file in ["summary.csv", "windows.csv", "dynos.csv", "requests.csv"] {
+        let first = read(&outs[0], file);
+        assert!(first.len() > 100, "{file} is empty");
+        for o in &outs[1..] {
+            assert!(
+                read(o, file) == first,
+                "{file} differs between thread counts"
+            );
+        }
+    }
+    // 4 points x 3 replications x 3 process rows.
+    let summary = String::from_utf8(read(&outs[0], "summary.csv")).expect("utf-8");
+    let lines: Vec<&str> = summary.lines().collect();
+    assert_eq!(lines.len(), 1 + 4 * 3 * 3);
+    let header: Vec<&str> = lines[0].split(',').collect();
+    for col in [
+        "scenario",
+        "point",
+        "app.shop.process.web.count",
+        "app.api.workload.arrivals.poisson",
+        "replication",
+        "seed",
+        "app",
+        "process",
+        "size",
+        "tier",
+        "dynos",
+        "requests",
+        "completed",
+        "errors",
+        "mean_ms",
+        "p50_ms",
+        "p90_ms",
+        "p95_ms",
+        "p99_ms",
+        "p999_ms",
+        "max_ms",
+        "throughput_rps",
+        "cost_usd_month",
+    ] {
+        assert!(header.contains(&col), "summary.csv lacks column {col}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&outs[0], "manifest.json")).expect("manifest is JSON");
+    assert_eq!(manifest["scenario"], "det");
+    assert_eq!(manifest["jobs"].as_array().map(Vec::len), Some(12));
+    assert_eq!(manifest["scenario_sha256"].as_str().map(str::len), Some(64));
+}
+
+/// Parse a CSV into a header and rows of strings.
+fn table(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_reader(bytes);
+    let header = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.expect("record").iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+fn col(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+}
+
+#[test]
+fn requests_csv_holds_every_decided_request_once_and_agrees_with_the_summary() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let text = r#"
+name = "agree"
+seed = 5
+duration = "10m"
+warmup = "30s"
+replications = 2
+[[app]]
+name = "hot"
+[[app.process]]
+type = "web"
+size = "basic"
+count = 1
+concurrency = 3
+[app.workload]
+arrivals = { poisson = 12.0 }
+cpu = { exponential = "100ms" }
+"#;
+    let sc = write_scenario(tmp.path(), "agree.toml", text);
+    let out = tmp.path().join("o");
+    ok(&[
+        "run",
+        sc.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--requests",
+        "--quiet",
+    ]);
+    let (sh, srows) = table(&read(&out, "summary.csv"));
+    let (rh, rrows) = table(&read(&out, "requests.csv"));
+    for rep in ["0", "1"] {
+        let s = srows
+            .iter()
+            .find(|r| r[col(&sh, "replication")] == rep)
+            .expect("summary row");
+        let n = |c: &str| s[col(&sh, c)].parse::<u64>().expect("integer");
+        let mine: Vec<_> = rrows
+            .iter()
+            .filter(|r| r[col(&rh, "replication")] == rep)
+            .collect();
+        let ok_rows = mine
+            .iter()
+            .filter(|r| r[col(&rh, "status")] == "ok")
+            .count() as u64;
+        let h12 = mine
+            .iter()
+            .filter(|r| r[col(&rh, "status")] == "H12")
+            .count() as u64;
+        assert_eq!(ok_rows, n("completed"));
+        assert_eq!(h12, n("errors_h12"));
+        assert!(h12 > 0, "the scenario should overload the dyno");
+        assert_eq!(n("requests"), n("completed") + n("errors") + n("in_flight"));
+        // Request ids are unique.
+        let mut ids: Vec<&str> = mine
+            .iter()
+            .map(|r| r[col(&rh, "request")].as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), mine.len());
+        // The split adds up to the latency for completed requests (to rounding of 4 decimals).
+        for r in mine
+            .iter()
+            .filter(|r| r[col(&rh, "status")] == "ok")
+            .take(500)
+        {
+            let f = |c: &str| r[col(&rh, c)].parse::<f64>().expect("number");
+            let parts = f("network_ms") + f("queue_ms") + f("cpu_ms") + f("wait_ms");
+            assert!((parts - f("latency_ms")).abs() < 1e-3, "{r:?}");
+        }
+    }
+}
+
+#[test]
+fn seed_and_replications_can_be_overridden() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let text = r#"
+seed = 1
+duration = "5m"
+[[app]]
+name = "a"
+[[app.process]]
+type = "web"
+size = "standard-2x"
+[app.workload]
+arrivals = { poisson = 10.0 }
+cpu = { exponential = "30ms" }
+"#;
+    let sc = write_scenario(tmp.path(), "ovr.toml", text);
+    let sc = sc.to_str().expect("utf-8");
+    let run = |extra: &[&str], out: &str| {
+        let o = tmp.path().join(out);
+        let mut args = vec!["run", sc, "--out", o.to_str().expect("utf-8"), "--quiet"];
+        args.extend_from_slice(extra);
+        ok(&args);
+        String::from_utf8(read(&o, "summary.csv")).expect("utf-8")
+    };
+    let base = run(&[], "a");
+    let reseeded = run(&["--seed", "2"], "b");
+    let more = run(&["--replications", "4"], "c");
+    assert_eq!(base.lines().count(), 2);
+    assert_ne!(base, reseeded);
+    assert_eq!(more.lines().count(), 5);
+    // Replication 0 is the same whether 1 or 4 are run.
+    assert_eq!(base.lines().nth(1), more.lines().nth(1));
+}
+
+#[test]
+fn a_new_run_replaces_the_previous_folder_whole() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let text = "duration = \"1m\"\n[[app]]\nname = \"a\"\n[[app.process]]\ntype = \"web\"\nsize = \"eco\"\n[app.workload]\narrivals = { poisson = 1.0 }\ncpu = \"5ms\"\n";
+    let sc = write_scenario(tmp.path(), "small.toml", text);
+    let out = tmp.path().join("res");
+    ok(&[
+        "run",
+        sc.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    std::fs::write(out.join("stale.txt"), "from before").expect("write");
+    ok(&[
+        "run",
+        sc.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert!(
+        !out.join("stale.txt").exists(),
+        "the folder is replaced, not merged"
+    );
+    for f in ["summary.csv", "windows.csv", "dynos.csv", "manifest.json"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    assert!(
+        !out.join("requests.csv").exists(),
+        "requests.csv only with --requests"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("list")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "staging folders left behind: {leftovers:?}"
+    );
+}
+
+#[test]
+fn the_default_output_folder_is_outputs_slash_name() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let text = "name = \"named\"\nduration = \"1m\"\n[[app]]\nname = \"a\"\n[[app.process]]\ntype = \"web\"\nsize = \"basic\"\n";
+    let sc = write_scenario(tmp.path(), "file-stem.toml", text);
+    let out = Command::new(env!("CARGO_BIN_EXE_dynosim"))
+        .args(["run", sc.to_str().expect("utf-8")])
+        .current_dir(tmp.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(tmp.path().join("outputs/named/summary.csv").exists());
+    // Not a terminal: no progress bar, but a one-line summary naming the folder.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outputs/named"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn check_lists_the_expanded_jobs_without_writing_anything() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sc = write_scenario(tmp.path(), "det.toml", SWEEP);
+    let out = Command::new(env!("CARGO_BIN_EXE_dynosim"))
+        .args(["check", sc.to_str().expect("utf-8")])
+        .current_dir(tmp.path())
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("4 point(s), 12 job(s)"), "{text}");
+    assert!(text.contains("app.shop.process.web.count=3"), "{text}");
+    assert_eq!(text.matches("\n  job ").count(), 12, "{text}");
+    assert!(!tmp.path().join("outputs").exists());
+}
+
+#[test]
+fn the_catalog_prints_as_table_csv_and_json() {
+    let table = String::from_utf8(ok(&["catalog"]).stdout).expect("utf-8");
+    for size in [
+        "eco",
+        "basic",
+        "standard-1x",
+        "standard-2x",
+        "performance-m",
+        "performance-l",
+        "private-s",
+        "shield-m",
+        "dyno-1c-0.5gb",
+        "dyno-2c-8gb",
+    ] {
+        assert!(
+            table.lines().any(|l| l.starts_with(&format!("{size} "))),
+            "table lacks {size}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&ok(&["catalog", "--format", "json"]).stdout).expect("json");
+    let sizes = json.as_array().expect("array");
+    let std1x = sizes
+        .iter()
+        .find(|s| s["name"] == "standard-1x")
+        .expect("standard-1x");
+    assert_eq!(std1x["ram_mb"], 512);
+    assert_eq!(std1x["dedicated"], false);
+    assert_eq!(std1x["price_usd_month"], 25.0);
+    let perf_m = sizes
+        .iter()
+        .find(|s| s["name"] == "performance-m")
+        .expect("performance-m");
+    assert_eq!(perf_m["dedicated"], true);
+    assert_eq!(perf_m["r15_factor"], 2.0);
+    let csv_out = ok(&["catalog", "--format", "csv"]).stdout;
+    let (h, rows) = table_of(&csv_out);
+    assert_eq!(rows.len(), sizes.len());
+    assert!(h.contains(&"vcpus_basis".to_string()));
+    let bad = dynosim(&["catalog", "--format", "yaml"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+fn table_of(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+    table(bytes)
+}

@@ -1,0 +1,303 @@
+//! Model invariants: every request counted once, H12/H14 semantics, warmup, common random
+//! numbers, and independence of components.
+
+mod common;
+use common::*;
+
+const OVERLOAD: &str = r#"
+seed = 21
+duration = "20m"
+warmup = "1m"
+window = "30s"
+replications = 2
+noise = "off"
+
+[[app]]
+name = "slow"
+
+[[app.process]]
+type = "web"
+size = "standard-1x"
+count = 2
+concurrency = 4
+
+[app.workload]
+arrivals = { poisson = 25.0 }
+cpu = { exponential = "100ms" }   # offered load 2.5 cores on 2: queues grow, H12s follow
+wait = { uniform = ["0ms", "20ms"] }
+"#;
+
+#[test]
+fn every_request_is_counted_exactly_once() {
+    let s = scenario(OVERLOAD);
+    let results = run_all(&s);
+    for r in &results {
+        for p in &r.processes {
+            assert!(
+                p.errors_h12 > 0,
+                "the scenario must produce timeouts to test anything"
+            );
+            assert!(p.in_flight > 0, "and requests still in flight at the end");
+            assert_eq!(
+                p.requests,
+                p.completed + p.errors + p.in_flight,
+                "requests = completed + errors + in flight"
+            );
+            assert_eq!(p.errors, p.errors_h12 + p.errors_h14);
+            // The time series adds up to the totals.
+            let w: Vec<_> = r
+                .windows
+                .iter()
+                .filter(|w| w.process == p.process_index)
+                .collect();
+            assert_eq!(w.iter().map(|w| w.requests).sum::<u64>(), p.requests);
+            assert_eq!(w.iter().map(|w| w.completed).sum::<u64>(), p.completed);
+            assert_eq!(w.iter().map(|w| w.errors).sum::<u64>(), p.errors);
+            assert_eq!(w.iter().map(|w| w.in_flight).sum::<u64>(), p.in_flight);
+            for w in &w {
+                assert_eq!(w.requests, w.completed + w.errors + w.in_flight);
+            }
+            // No completed request took longer than the deadline.
+            assert!(
+                p.latency.max_ms <= 30_000.0 + 1e-6,
+                "max {}",
+                p.latency.max_ms
+            );
+        }
+        // Dynos finished more requests than the clients saw completed: they kept working on the
+        // ones that had timed out (H12: "the dyno keeps working").
+        let served: u64 = r.dynos.iter().map(|d| d.served).sum();
+        let p = &r.processes[0];
+        assert!(
+            served > p.completed,
+            "served {served} vs completed {}",
+            p.completed
+        );
+    }
+}
+
+#[test]
+fn a_request_slower_than_the_deadline_is_an_h12_and_the_dyno_keeps_working() {
+    let text = r#"
+seed = 2
+duration = "2h"
+noise = "off"
+[network]
+latency = "0ms"
+[[app]]
+name = "batch"
+[[app.process]]
+type = "web"
+size = "performance-m"
+count = 1
+concurrency = 1
+[app.workload]
+arrivals = { poisson = 0.01 }
+cpu = { constant = "31s" }
+"#;
+    let results = run_all(&scenario(text));
+    let p = &results[0].processes[0];
+    assert!(p.requests > 20);
+    assert_eq!(
+        p.completed, 0,
+        "31 s of work always misses the 30 s deadline"
+    );
+    assert_eq!(p.errors_h12 + p.in_flight, p.requests);
+    assert!(
+        p.latency.mean_ms.is_nan(),
+        "no completed request, no latency"
+    );
+    // The dyno still did the work.
+    assert!(results[0].dynos[0].served >= p.errors_h12 - 1);
+}
+
+#[test]
+fn the_deadline_is_configurable_and_inclusive() {
+    let text = |timeout: &str| {
+        format!(
+            r#"
+seed = 2
+duration = "1h"
+request_timeout = "{timeout}"
+noise = "off"
+[network]
+latency = "0ms"
+[[app]]
+name = "a"
+[[app.process]]
+type = "web"
+size = "performance-l"
+count = 1
+concurrency = 100
+[app.workload]
+arrivals = {{ poisson = 1.0 }}
+cpu = {{ constant = "500ms" }}
+"#
+        )
+    };
+    let at = run_all(&scenario(&text("500ms")));
+    assert_eq!(
+        at[0].processes[0].errors, 0,
+        "a response exactly at the deadline is in time"
+    );
+    let below = run_all(&scenario(&text("499ms")));
+    let p = &below[0].processes[0];
+    assert_eq!(p.completed, 0);
+    assert!(p.errors_h12 > 3000);
+}
+
+#[test]
+fn a_process_with_no_dynos_answers_h14() {
+    let text = r#"
+seed = 2
+duration = "10m"
+[[app]]
+name = "off"
+[[app.process]]
+type = "web"
+size = "standard-1x"
+count = 0
+[app.workload]
+arrivals = { poisson = 10.0 }
+cpu = { constant = "10ms" }
+"#;
+    let results = run_all(&scenario(text));
+    let p = &results[0].processes[0];
+    assert!(p.requests > 5000);
+    assert_eq!(p.errors_h14, p.requests);
+    assert_eq!(p.completed + p.in_flight + p.errors_h12, 0);
+}
+
+#[test]
+fn warmup_requests_are_simulated_but_not_counted() {
+    let text = |warmup: &str| {
+        format!(
+            r#"
+seed = 8
+duration = "1h"
+warmup = "{warmup}"
+[[app]]
+name = "a"
+[[app.process]]
+type = "web"
+size = "standard-2x"
+count = 2
+concurrency = 2
+[app.workload]
+arrivals = {{ poisson = 50.0 }}
+cpu = {{ exponential = "10ms" }}
+"#
+        )
+    };
+    let none = run_all(&scenario(&text("0")));
+    let half = run_all(&scenario(&text("30m")));
+    let (n0, n1) = (none[0].processes[0].requests, half[0].processes[0].requests);
+    assert_eq!(
+        none[0].generated, half[0].generated,
+        "the same requests are generated"
+    );
+    assert!(rel_err(n0 as f64, 180_000.0) < 0.01, "{n0}");
+    assert!(rel_err(n1 as f64, 90_000.0) < 0.015, "{n1}");
+    // Windows start after the warmup.
+    assert_eq!(
+        half[0].windows.first().map(|w| w.window_start_s),
+        Some(1800.0)
+    );
+}
+
+#[test]
+fn sweep_points_share_random_numbers_per_replication() {
+    let text = r#"
+seed = 4
+duration = "30m"
+replications = 2
+[[app]]
+name = "a"
+[[app.process]]
+type = "web"
+size = "standard-1x"
+count = 2
+[app.workload]
+arrivals = { poisson = 20.0 }
+cpu = { exponential = "20ms" }
+[sweep]
+"app.a.process.web.count" = [2, 3, 4]
+"#;
+    let s = scenario(text);
+    assert_eq!(s.points.len(), 3);
+    let jobs = s.jobs();
+    assert_eq!(jobs.len(), 6);
+    let results = run_all(&s);
+    for r in 0..2 {
+        let same: Vec<_> = jobs
+            .iter()
+            .zip(&results)
+            .filter(|(j, _)| j.replication == r)
+            .map(|(j, res)| (j.seeds.value(), res.generated, res.processes[0].requests))
+            .collect();
+        assert!(
+            same.windows(2).all(|w| w[0] == w[1]),
+            "replication {r}: {same:?}"
+        );
+    }
+    // More dynos, lower latency (same arrivals and demands, so this holds sample by sample).
+    let p99: Vec<f64> = results
+        .iter()
+        .zip(&jobs)
+        .filter(|(_, j)| j.replication == 0)
+        .map(|(r, _)| r.processes[0].latency.mean_ms)
+        .collect();
+    assert!(p99[0] > p99[1] && p99[1] > p99[2], "{p99:?}");
+
+    // Without common random numbers, points get their own streams.
+    let indep = scenario(&format!("common_random_numbers = false\n{text}"));
+    let seeds: Vec<u64> = indep
+        .jobs()
+        .iter()
+        .filter(|j| j.replication == 0)
+        .map(|j| j.seeds.value())
+        .collect();
+    assert!(seeds[0] != seeds[1] && seeds[1] != seeds[2]);
+}
+
+#[test]
+fn adding_an_app_does_not_change_another_apps_numbers() {
+    let one = r#"
+seed = 9
+duration = "20m"
+[[app]]
+name = "shop"
+[[app.process]]
+type = "web"
+size = "standard-1x"
+count = 3
+concurrency = 2
+[app.workload]
+arrivals = { poisson = 30.0 }
+cpu = { lognormal = { median = "15ms", p99 = "120ms" } }
+"#;
+    let two = format!(
+        "{one}\n{}",
+        r#"
+[[app]]
+name = "blog"
+[[app.process]]
+type = "web"
+size = "basic"
+count = 1
+[app.workload]
+arrivals = { poisson = 5.0 }
+cpu = { exponential = "40ms" }
+"#
+    );
+    let a = run_all(&scenario(one));
+    let b = run_all(&scenario(&two));
+    let shop_a = &a[0].processes[0];
+    let shop_b = b[0]
+        .processes
+        .iter()
+        .find(|p| p.app == "shop")
+        .expect("shop row");
+    assert_eq!(shop_a, shop_b);
+    assert_eq!(b[0].processes.len(), 2);
+}
