@@ -145,3 +145,36 @@ impl Catalog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_catalog_parses_and_is_consistent() {
+        let c = Catalog::builtin();
+        assert_eq!(c.sizes().len(), 38);
+        let mut names = std::collections::HashSet::new();
+        for s in c.sizes() {
+            assert!(names.insert(s.name.as_str()), "duplicate {}", s.name);
+            assert_eq!(s.name, s.name.to_lowercase());
+            assert!(s.vcpus >= 1 && s.ram_mb >= 512 && s.price_usd_month > 0.0, "{s:?}");
+            assert_eq!(s.dedicated, !s.tier.shares_host(), "{}", s.name);
+            assert!([1.0, 1.2, 2.0].contains(&s.r15_factor), "{}", s.name);
+            assert_eq!(s.sleeps, s.tier == Tier::Eco);
+            assert_eq!(s.generation == Generation::Fir, s.tier == Tier::Fir);
+            if s.generation == Generation::Fir {
+                // dyno-<vcpus>c-<ram>gb: the name is the published shape.
+                let vcpus: u32 = s.name["dyno-".len()..s.name.find('c').unwrap_or(0)]
+                    .parse()
+                    .unwrap_or(0);
+                assert_eq!(vcpus, s.vcpus, "{}", s.name);
+                assert!(s.vcpus_published);
+            }
+        }
+        let std1x = c.get("standard-1x").expect("standard-1x");
+        assert_eq!((std1x.ram_mb, std1x.price_usd_month), (512, 25.0));
+        assert_eq!(c.get("performance-l-ram").map(|s| s.r15_factor), Some(1.2));
+        assert_eq!(c.get("private-m").map(|s| s.r15_factor), Some(1.0));
+    }
+}

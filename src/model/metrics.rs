@@ -109,7 +109,8 @@ impl LatencyStats {
         if self.count == 0 {
             f64::NAN
         } else {
-            self.hist.value_at_quantile(q) as f64 * 1e-6
+            // The histogram reports a bucket's upper edge; never above the exact maximum.
+            self.hist.value_at_quantile(q).min(self.max_ns) as f64 * 1e-6
         }
     }
 
@@ -158,6 +159,7 @@ pub(crate) struct WindowAcc {
     pub completed: u64,
     pub errors: u64,
     sum_ns: f64,
+    max_ns: u64,
     hist: Option<Histogram<u32>>,
 }
 
@@ -166,6 +168,7 @@ impl WindowAcc {
     pub fn record(&mut self, latency_ns: u64) {
         self.completed += 1;
         self.sum_ns += latency_ns as f64;
+        self.max_ns = self.max_ns.max(latency_ns);
         let h = self.hist.get_or_insert_with(|| {
             Histogram::new(2).expect("2 significant digits is a valid precision")
         });
@@ -174,7 +177,7 @@ impl WindowAcc {
 
     pub fn row(&self, app: usize, process: usize, start_s: f64, in_flight: u64) -> WindowRow {
         let q = |p: f64| match &self.hist {
-            Some(h) if self.completed > 0 => h.value_at_quantile(p) as f64 * 1e-6,
+            Some(h) if self.completed > 0 => h.value_at_quantile(p).min(self.max_ns) as f64 * 1e-6,
             _ => f64::NAN,
         };
         WindowRow {

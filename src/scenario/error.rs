@@ -121,7 +121,7 @@ impl<'a> Locator<'a> {
             let next = match (seg, table, value) {
                 (Seg::Key(k), Some(t), _) => t.get(k.as_str()),
                 (Seg::Index(i), _, Some(v)) => match v.get_ref() {
-                    DeValue::Array(a) => a.iter().nth(*i),
+                    DeValue::Array(a) => a.get(*i),
                     _ => None,
                 },
                 _ => None,

@@ -140,17 +140,9 @@ impl Scenario {
                     ..ctx
                 };
                 let raw_point: RawScenario =
-                    toml::Value::Table(t)
-                        .try_into()
-                        .map_err(|e: toml::de::Error| {
-                            let o = &overrides[0];
-                            let mut err = loc.error_at(
-                                &KeyPath::root().key("sweep").key(&o.sweep_key),
-                                format!("a sweep value does not fit its key: {}", e.message()),
-                            );
-                            err.key = KeyPath::root().key("sweep");
-                            err
-                        })?;
+                    serde_path_to_error::deserialize(toml::Value::Table(t)).map_err(|e| {
+                        sweep_type_error(&loc, &overrides, &convert_path(e.path()), e.inner())
+                    })?;
                 let (config, point_settings) = validate::build(&ctx, &raw_point)?;
                 if point_settings != settings {
                     let mut e = loc.error_at(&KeyPath::root().key("sweep"), "only the model can be swept: seed, replications, name and noise settings must stay fixed");
@@ -249,6 +241,44 @@ fn check_name(loc: &Locator<'_>, name: &str) -> Result<(), ScenarioError> {
             format!("`{name}` cannot name an output folder; use letters, digits, '-', '_' and '.'"),
         ))
     }
+}
+
+/// A sweep value of the wrong shape, blamed on the `[sweep]` entry that set the value at `path`.
+fn sweep_type_error(
+    loc: &Locator<'_>,
+    overrides: &[Override],
+    path: &KeyPath,
+    e: &toml::de::Error,
+) -> ScenarioError {
+    let message = format!("a sweep value does not fit its key: {}", e.message().trim());
+    // The value at `path` or one of its parents was swept; failing that, `path` is a table the
+    // sweep created on the way to its key (an unknown key such as "foo.bar").
+    let axis = overrides
+        .iter()
+        .find(|o| path.0.starts_with(&o.target.0))
+        .or_else(|| {
+            overrides
+                .iter()
+                .find(|o| !path.is_empty() && o.target.0.starts_with(&path.0))
+        });
+    let Some(o) = axis else {
+        let sweep = KeyPath::root().key("sweep");
+        let mut err = loc.error_at(&sweep, message);
+        err.key = sweep;
+        return err;
+    };
+    let shown = if path.0.len() > o.target.0.len() {
+        path
+    } else {
+        &o.target
+    };
+    let sweep_path = KeyPath::root().key("sweep").key(&o.sweep_key);
+    let mut err = loc.error_at(
+        &sweep_path,
+        format!("at sweep value {} for `{shown}`: {message}", o.shown),
+    );
+    err.key = sweep_path;
+    err
 }
 
 /// Deserialize with the key path of the first problem, mapped to a line and column.

@@ -401,11 +401,14 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
         return Err(ctx.err(&root.key("window"), "the window must be longer than zero"));
     }
     if duration.as_nanos() / window.as_nanos() > 1_000_000 {
+        // Without a `window` key the default is too narrow for this duration: point at the duration.
+        let (key, hint) = match raw.window {
+            Some(_) => ("window", "use a wider window"),
+            None => ("duration", "set a wider `window`"),
+        };
         return Err(ctx.err(
-            &root.key("window"),
-            format!(
-                "{window} windows over {duration} make more than a million rows; use a wider window"
-            ),
+            &root.key(key),
+            format!("{window} windows over {duration} make more than a million rows; {hint}"),
         ));
     }
     let request_timeout = match &raw.request_timeout {
@@ -599,8 +602,12 @@ fn build_app(ctx: &Ctx<'_>, path: &KeyPath, app: &RawApp) -> Result<AppSpec, Sce
             let target = w.process.as_deref().unwrap_or("web");
             let Some(process) = processes.iter().position(|p| p.name == target) else {
                 let names: Vec<&str> = processes.iter().map(|p| p.name.as_str()).collect();
+                let at = match w.process {
+                    Some(_) => wp.key("process"),
+                    None => wp.clone(),
+                };
                 return Err(ctx.err(
-                    &wp,
+                    &at,
                     format!(
                         "the workload goes to process type `{target}`, which app `{}` does not have (it has: {}); set `process` in [app.workload]",
                         app.name,
