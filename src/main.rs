@@ -244,7 +244,17 @@ fn describe(s: &Scenario, folder: &std::path::Path) -> String {
                     pr.concurrency,
                     pr.size.price_usd_month * f64::from(pr.count)
                 );
-                if let Some(w) = app.workload.as_ref().filter(|w| w.process == i) {
+                if let Some(w) = app
+                    .workload
+                    .as_ref()
+                    .filter(|w| w.process == i && pr.count == 0)
+                {
+                    let _ = write!(
+                        line,
+                        "; {:.1} req/s all answered H14 (no dynos)",
+                        w.arrivals.mean_rate()
+                    );
+                } else if let Some(w) = app.workload.as_ref().filter(|w| w.process == i) {
                     let cores = f64::from(pr.count) * f64::from(pr.size.vcpus.min(pr.concurrency));
                     let rho = w.arrivals.mean_rate() * w.cpu.mean() / cores;
                     let _ = write!(

@@ -279,7 +279,10 @@ fn missing_required_duration() {
         key: None,
         phrases: &["missing", "`duration`"],
     });
-    assert!(stderr.contains("missing field `duration`"), "{stderr}");
+    assert!(
+        stderr.contains("key `duration`: missing required key `duration`"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -287,8 +290,8 @@ fn missing_size_points_at_the_process_table() {
     let text = base_with("size = ", "");
     Case::new("missing size", &text).rejects(&Expect {
         at: Some("[[app.process]]"),
-        key: Some("app[0].process[0]"),
-        phrases: &["missing field `size`"],
+        key: Some("app[0].process[0].size"),
+        phrases: &["missing required key `size`"],
     });
 }
 
@@ -826,4 +829,34 @@ fn run_with_unknown_flag_is_a_usage_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!out.exists(), "a usage error still wrote output");
     assert_no_partial(dir.path(), "unknown flag");
+}
+
+#[test]
+fn catalog_override_of_an_unknown_size_must_be_complete() {
+    let text = format!("{}\n[catalog.mine]\nvcpus = 2\n", BASE);
+    Case::new("incomplete new size", &text).rejects(&Expect {
+        at: Some("[catalog.mine]"),
+        key: Some("catalog.mine"),
+        phrases: &["not a catalog size", "must set every field"],
+    });
+}
+
+#[test]
+fn catalog_override_with_an_impossible_value() {
+    let text = format!("{}\n[catalog.\"standard-1x\"]\nvcpus = 0\n", BASE);
+    Case::new("zero vcpus", &text).rejects(&Expect {
+        at: Some("vcpus = 0"),
+        key: Some("catalog.standard-1x.vcpus"),
+        phrases: &["at least one vCPU"],
+    });
+}
+
+#[test]
+fn a_sweep_entry_that_is_not_a_list() {
+    let text = format!("{}\n[sweep]\n\"app.shop.process.web.count\" = 3\n", BASE);
+    Case::new("sweep scalar", &text).rejects(&Expect {
+        at: Some("\"app.shop.process.web.count\" = 3"),
+        key: Some("sweep.\"app.shop.process.web.count\""),
+        phrases: &["expected a list of values"],
+    });
 }

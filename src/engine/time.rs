@@ -120,6 +120,9 @@ impl fmt::Display for SimDuration {
                 return write!(f, "{}{}", self.0 as f64 / scale as f64, unit);
             }
         }
+        if self.0 == 0 {
+            return f.write_str("0");
+        }
         write!(f, "{}ns", self.0)
     }
 }

@@ -158,7 +158,10 @@ mod tests {
         for s in c.sizes() {
             assert!(names.insert(s.name.as_str()), "duplicate {}", s.name);
             assert_eq!(s.name, s.name.to_lowercase());
-            assert!(s.vcpus >= 1 && s.ram_mb >= 512 && s.price_usd_month > 0.0, "{s:?}");
+            assert!(
+                s.vcpus >= 1 && s.ram_mb >= 512 && s.price_usd_month > 0.0,
+                "{s:?}"
+            );
             assert_eq!(s.dedicated, !s.tier.shares_host(), "{}", s.name);
             assert!([1.0, 1.2, 2.0].contains(&s.r15_factor), "{}", s.name);
             assert_eq!(s.sleeps, s.tier == Tier::Eco);

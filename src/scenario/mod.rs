@@ -14,7 +14,7 @@ pub use units::parse_duration;
 pub use validate::{DEFAULT_REQUEST_TIMEOUT, default_network};
 
 use crate::engine::SeedTree;
-use crate::model::{Catalog, SimConfig};
+use crate::model::SimConfig;
 use error::Locator;
 use raw::RawScenario;
 use sha2::{Digest, Sha256};
@@ -91,12 +91,10 @@ impl Scenario {
         base_dir: &Path,
     ) -> Result<Scenario, ScenarioError> {
         let loc = Locator::new(file, text);
-        let catalog = Catalog::builtin();
         let raw = parse_raw(&loc, text)?;
         let ctx = Ctx {
             loc: &loc,
             base_dir,
-            catalog: &catalog,
             overrides: &[],
         };
         let (base_config, settings) = validate::build(&ctx, &raw)?;
@@ -110,8 +108,14 @@ impl Scenario {
         if let Some(sweep) = &raw.sweep {
             let doc: toml::Table =
                 toml::from_str(text).map_err(|e| loc.error_file(e.message().to_string()))?;
-            for (key, values) in sweep {
+            for (key, list) in sweep {
                 let kp = KeyPath::root().key("sweep").key(key);
+                let Some(values) = list.as_array() else {
+                    return Err(loc.error_at(
+                        &kp,
+                        format!("expected a list of values, e.g. [1, 2, 3], found `{list}`"),
+                    ));
+                };
                 if values.is_empty() {
                     return Err(loc.error_at(&kp, "a sweep needs at least one value"));
                 }
@@ -291,12 +295,43 @@ fn parse_raw(loc: &Locator<'_>, text: &str) -> Result<RawScenario, ScenarioError
         )
     })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = convert_path(e.path());
+        let mut path = convert_path(e.path());
         let inner = e.inner();
-        let message = inner.message().trim().to_string();
-        let span = inner.span().or_else(|| loc.span_of(&path));
+        let mut message = inner.message().trim().to_string();
+        let mut span = inner.span().or_else(|| loc.span_of(&path));
+        let original = message.clone();
+        if let Some(field) = between(&original, "missing field `", "`") {
+            // Point at the table that lacks the key (no line for the top level).
+            let table_span = if path.is_empty() {
+                None
+            } else {
+                loc.span_of(&path)
+            };
+            path = path.key(field);
+            message = format!("missing required key `{field}`");
+            span = table_span;
+        } else if let Some(field) = between(&original, "unknown field `", "`") {
+            let expected: Vec<&str> = original
+                .split("expected")
+                .nth(1)
+                .map(|rest| rest.split('`').skip(1).step_by(2).collect())
+                .unwrap_or_default();
+            if let Some(hint) = error::did_you_mean(field, expected.iter().copied()) {
+                message = format!("{message} (did you mean `{hint}`?)");
+            }
+            if path.0.last() != Some(&Seg::Key(field.to_string())) {
+                path = path.key(field);
+            }
+        }
         loc.error_span(path, span, message)
     })
+}
+
+/// The text between `start` and the next `end` in `s`.
+fn between<'s>(s: &'s str, start: &str, end: &str) -> Option<&'s str> {
+    let from = s.find(start)? + start.len();
+    let len = s[from..].find(end)?;
+    Some(&s[from..from + len])
 }
 
 fn convert_path(p: &serde_path_to_error::Path) -> KeyPath {

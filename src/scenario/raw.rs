@@ -5,7 +5,6 @@
 //! `toml::Value` and checked in `validate`, which can then say exactly what was expected.
 
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,8 +25,10 @@ pub struct RawScenario {
     pub network: Option<RawNetwork>,
     #[serde(default)]
     pub app: Vec<RawApp>,
-    /// Dotted path -> list of values.
-    pub sweep: Option<BTreeMap<String, Vec<toml::Value>>>,
+    /// Dotted path -> list of values, in file order.
+    pub sweep: Option<toml::Table>,
+    /// Per-size overrides of the built-in catalog: `[catalog."standard-1x"] vcpus = 2`.
+    pub catalog: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

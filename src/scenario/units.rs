@@ -14,7 +14,6 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
             !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')
         })
         .unwrap_or(t.len());
-    // `e` may be part of a number (1e3ms) but not a unit; back off if nothing follows.
     let (num, unit) = t.split_at(split);
     let scale: f64 = match unit.trim() {
         "ns" => 1.0,

@@ -5,7 +5,7 @@ use super::raw::{RawApp, RawScenario};
 use super::units::parse_duration;
 use crate::engine::SimDuration;
 use crate::model::{
-    AppSpec, Arrivals, Catalog, Dist, NetworkSpec, ProcessSpec, SimConfig, Workload,
+    AppSpec, Arrivals, Catalog, Dist, NetworkSpec, ProcessSpec, SimConfig, Size, Workload,
 };
 use std::collections::HashSet;
 use std::path::Path;
@@ -46,7 +46,6 @@ pub struct Settings {
 pub struct Ctx<'a> {
     pub loc: &'a Locator<'a>,
     pub base_dir: &'a Path,
-    pub catalog: &'a Catalog,
     pub overrides: &'a [Override],
 }
 
@@ -217,6 +216,9 @@ impl Ctx<'_> {
                     };
                     let mu = self.number(&p.key("mu"), get("mu")?)?;
                     let sigma = self.number(&p.key("sigma"), get("sigma")?)?;
+                    if sigma > 5.0 {
+                        return Err(self.err(&p.key("sigma"), format!("{sigma} is too wide: sigma above 5 puts the p99 more than 10^5 times the median")));
+                    }
                     if sigma < 0.0 {
                         return Err(self.err(&p.key("sigma"), "must not be negative"));
                     }
@@ -372,6 +374,12 @@ impl Ctx<'_> {
                 format!("the arrival rate must be positive, found {rate}"),
             ));
         }
+        if rate > 1e6 {
+            return Err(self.err(
+                &p,
+                format!("{rate} requests/s is beyond what one app's router takes; at most 1e6"),
+            ));
+        }
         Ok(Arrivals::Poisson { rate })
     }
 }
@@ -457,6 +465,7 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
         Some(v) => ctx.dist(&root.key("network").key("latency"), v)?,
         None => default_network(),
     };
+    let catalog = build_catalog(ctx, raw)?;
     if raw.app.is_empty() {
         return Err(ctx
             .loc
@@ -469,7 +478,7 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
         if !names.insert(app.name.as_str()) {
             return Err(ctx.err(&p.key("name"), format!("duplicate app name `{}`", app.name)));
         }
-        apps.push(build_app(ctx, &p, app)?);
+        apps.push(build_app(ctx, &catalog, &p, app)?);
     }
     Ok((
         SimConfig {
@@ -491,7 +500,12 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
     ))
 }
 
-fn build_app(ctx: &Ctx<'_>, path: &KeyPath, app: &RawApp) -> Result<AppSpec, ScenarioError> {
+fn build_app(
+    ctx: &Ctx<'_>,
+    catalog: &Catalog,
+    path: &KeyPath,
+    app: &RawApp,
+) -> Result<AppSpec, ScenarioError> {
     if app.name.trim().is_empty() {
         return Err(ctx.err(&path.key("name"), "the app name must not be empty"));
     }
@@ -519,12 +533,12 @@ fn build_app(ctx: &Ctx<'_>, path: &KeyPath, app: &RawApp) -> Result<AppSpec, Sce
                 format!("duplicate process type `{}` in app `{}`", pr.kind, app.name),
             ));
         }
-        let Some(size) = ctx.catalog.get(&pr.size) else {
+        let Some(size) = catalog.get(&pr.size) else {
             let lower = pr.size.to_lowercase();
-            let hint = if ctx.catalog.get(&lower).is_some() {
+            let hint = if catalog.get(&lower).is_some() {
                 format!(" (sizes are lower case: `{lower}`)")
             } else {
-                did_you_mean(&lower, ctx.catalog.sizes().iter().map(|s| s.name.as_str()))
+                did_you_mean(&lower, catalog.sizes().iter().map(|s| s.name.as_str()))
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default()
             };
@@ -631,4 +645,84 @@ fn build_app(ctx: &Ctx<'_>, path: &KeyPath, app: &RawApp) -> Result<AppSpec, Sce
         processes,
         workload,
     })
+}
+
+/// The built-in catalog with the scenario's `[catalog."<size>"]` overrides applied.
+///
+/// An override of a known size may set any of its fields; a new size must set all of them. The
+/// result is checked like the built-in data, so an override cannot make an impossible size.
+fn build_catalog(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<Catalog, ScenarioError> {
+    let mut catalog = Catalog::builtin();
+    let Some(overrides) = &raw.catalog else {
+        return Ok(catalog);
+    };
+    let fields: Vec<String> = match toml::Table::try_from(&catalog.sizes()[0]) {
+        Ok(t) => t.keys().cloned().collect(),
+        Err(e) => return Err(ctx.loc.error_file(format!("internal: catalog fields: {e}"))),
+    };
+    let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+    for (name, value) in overrides {
+        let p = KeyPath::root().key("catalog").key(name);
+        let t = ctx.table(
+            &p,
+            value,
+            "a table of size fields, e.g. [catalog.\"standard-1x\"] vcpus = 2",
+        )?;
+        ctx.known_keys(&p, t, &field_refs)?;
+        if t.contains_key("name") {
+            return Err(ctx.err(
+                &p.key("name"),
+                "the name is the table's key; it cannot be changed",
+            ));
+        }
+        let mut merged = match catalog.get(name) {
+            Some(base) => {
+                toml::Table::try_from(base).map_err(|e| ctx.err(&p, format!("internal: {e}")))?
+            }
+            None => {
+                if let Some(missing) = field_refs
+                    .iter()
+                    .find(|f| **f != "name" && !t.contains_key(**f))
+                {
+                    return Err(ctx.err(
+                        &p,
+                        format!("`{name}` is not a catalog size, so it must set every field; `{missing}` is missing"),
+                    ));
+                }
+                toml::Table::new()
+            }
+        };
+        merged.insert("name".into(), toml::Value::String(name.clone()));
+        for (k, v) in t {
+            merged.insert(k.clone(), v.clone());
+        }
+        let size: Size = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                ctx.err(
+                    &p,
+                    format!("does not fit the catalog's fields: {}", e.message().trim()),
+                )
+            })?;
+        if size.vcpus == 0 {
+            return Err(ctx.err(&p.key("vcpus"), "a dyno needs at least one vCPU"));
+        }
+        if !(size.cpu_share.is_finite() && size.cpu_share > 0.0) {
+            return Err(ctx.err(&p.key("cpu_share"), "must be a positive number"));
+        }
+        if !(size.price_usd_month.is_finite() && size.price_usd_month >= 0.0) {
+            return Err(ctx.err(&p.key("price_usd_month"), "must be zero or more"));
+        }
+        if !(size.r15_factor.is_finite() && size.r15_factor >= 1.0) {
+            return Err(ctx.err(
+                &p.key("r15_factor"),
+                "must be at least 1 (a multiple of the RAM quota)",
+            ));
+        }
+        if size.ram_mb == 0 {
+            return Err(ctx.err(&p.key("ram_mb"), "must be more than zero"));
+        }
+        catalog.upsert(size);
+    }
+    Ok(catalog)
 }
