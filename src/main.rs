@@ -175,6 +175,9 @@ fn load_all(
         if let Some(r) = replications {
             s.replications = r;
         }
+        if seed.is_some() || replications.is_some() {
+            s.check_placement().map_err(report)?;
+        }
         if !names.insert(s.name.clone()) {
             return Err(report(ScenarioError {
                 file: s.file.clone(),

@@ -2,7 +2,7 @@
 
 use crate::engine::{Control, SimTime};
 use crate::model::{JobResult, NoRequests, run_job};
-use crate::output::{JobRows, OutputError, RequestCsv, StagingDir, Tables};
+use crate::output::{JobRows, OutputError, RequestCsv, StagingDir, Tables, write_tiers};
 use crate::scenario::{Job, Scenario};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -40,6 +40,7 @@ pub struct RunReport {
 #[derive(Debug)]
 pub enum RunError {
     Output(OutputError),
+    Placement(String),
     Interrupted,
     Threads(String),
 }
@@ -48,6 +49,7 @@ impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunError::Output(e) => write!(f, "{e}"),
+            RunError::Placement(e) => write!(f, "cannot place the dynos: {e}"),
             RunError::Interrupted => {
                 write!(f, "interrupted; previous results were left as they were")
             }
@@ -77,6 +79,9 @@ pub fn output_folder(opts: &RunOptions, s: &Scenario, count: usize) -> PathBuf {
 }
 
 /// Run one job without writing anything (library use and tests).
+///
+/// # Panics
+/// If the formation cannot be placed, which scenario validation rules out.
 pub fn simulate(scenario: &Scenario, job: &Job) -> JobResult {
     run_job(
         &scenario.points[job.point].config,
@@ -84,6 +89,7 @@ pub fn simulate(scenario: &Scenario, job: &Job) -> JobResult {
         NoRequests,
         |_, _| Control::Continue,
     )
+    .unwrap_or_else(|e| panic!("scenario validation let an unplaceable formation through: {e}"))
 }
 
 /// Run every job of every scenario and write each scenario's folder.
@@ -152,9 +158,10 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
                     let mut obs = RequestCsv::create(staged[*si].path(), s, job)?;
                     let r = run_job(cfg, job.seeds, &mut obs, progress);
                     obs.finish()?;
-                    r
+                    r.map_err(|e| RunError::Placement(e.message))?
                 } else {
                     run_job(cfg, job.seeds, NoRequests, progress)
+                        .map_err(|e| RunError::Placement(e.message))?
                 };
                 if let Some(b) = &bar {
                     let total_ms = cfg.duration.as_nanos() / 1_000_000;
@@ -199,6 +206,7 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
             })?;
         }
         tables.finish()?;
+        write_tiers(stage.path(), s, &jobs)?;
         if opts.requests {
             let job_list: Vec<Job> = jobs.iter().map(|(j, _)| *j).collect();
             RequestCsv::join(stage.path(), s, &job_list)?;

@@ -1,22 +1,106 @@
-//! One dyno's request handling: concurrency slots, a FIFO backlog, and processor sharing of its
-//! cores among the requests in their CPU phase.
+//! One dyno's request handling: concurrency slots, a FIFO backlog, and processor sharing of the
+//! CPU its host gives it among the requests in their CPU phase.
 //!
 //! Processor sharing is exact in simulated time with a virtual clock: every request in the CPU
-//! phase progresses at the same rate `min(1, cores / n)`, so it suffices to track the service each
-//! of them has received since the dyno started (`vwork`) and give each request a finish tag
-//! `vwork_at_start + demand`. The next completion is the smallest tag; when `n` changes, the rate
-//! changes and only that one completion is rescheduled (stale ones are recognised by `epoch`).
+//! phase progresses at the same rate (the dyno's cores divided by the number of such requests,
+//! times the host's speed), so it suffices to track the service each of them has received
+//! (`vwork`) and give each request a finish tag `vwork_at_start + demand`. The next completion is
+//! the smallest tag; when the rate changes, only that one completion is rescheduled (stale events
+//! are recognised by `epoch`).
 
 use crate::engine::{SimDuration, SimTime};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+
+/// CFS bandwidth control state of a capped dyno (Linux sched-bwc: quota per period, throttled
+/// until the next period once spent).
+pub(crate) struct Cfs {
+    /// CPU time per period, in core-ns.
+    pub quota: f64,
+    pub period: u64,
+    /// Offset of the period boundaries, in [0, period).
+    pub phase: u64,
+    pub budget: f64,
+    pub period_idx: u64,
+    pub throttled: bool,
+    throttled_since: SimTime,
+    pub throttled_ns: u64,
+    /// Incremented on every reschedule of the CFS event.
+    pub epoch: u32,
+}
+
+impl Cfs {
+    pub fn new(quota_cores: f64, period: u64, phase: u64) -> Cfs {
+        Cfs {
+            quota: quota_cores * period as f64,
+            period,
+            phase: phase % period.max(1),
+            budget: quota_cores * period as f64,
+            period_idx: 0,
+            throttled: false,
+            throttled_since: SimTime::ZERO,
+            throttled_ns: 0,
+            epoch: 0,
+        }
+    }
+
+    fn index(&self, now: SimTime) -> u64 {
+        (now.as_nanos() + self.period - self.phase) / self.period
+    }
+
+    /// Start of the next period after `now`.
+    pub fn next_boundary(&self, now: SimTime) -> SimTime {
+        SimTime(self.phase + self.index(now) * self.period)
+    }
+
+    /// Refill the budget if a new period has begun; returns true if that lifted a throttle.
+    pub fn refresh(&mut self, now: SimTime) -> bool {
+        let idx = self.index(now);
+        if idx == self.period_idx {
+            return false;
+        }
+        self.period_idx = idx;
+        self.budget = self.quota;
+        if self.throttled {
+            self.throttled = false;
+            self.throttled_ns += now.since(self.throttled_since).as_nanos();
+            return true;
+        }
+        false
+    }
+
+    /// Throttle if the budget is spent; returns true if it throttled now.
+    pub fn check(&mut self, now: SimTime) -> bool {
+        if !self.throttled && self.budget <= self.quota * 1e-9 {
+            self.throttled = true;
+            self.throttled_since = now;
+            return true;
+        }
+        false
+    }
+
+    /// Throttled time including a throttle still running at `now`.
+    pub fn throttled_until(&self, now: SimTime) -> u64 {
+        self.throttled_ns
+            + if self.throttled {
+                now.since(self.throttled_since).as_nanos()
+            } else {
+                0
+            }
+    }
+}
 
 /// Work units are nanoseconds of one reference core.
 pub(crate) struct Dyno {
     pub process: u32,
     /// 1-based index within its process (`web.3` has index 3).
     pub index: u32,
-    pub cores: f64,
+    /// Host instance index.
+    pub host: u32,
+    /// Most cores the dyno may use at once (its vCPUs, or a lower quota).
+    pub cap: f64,
+    /// Fair-share weight (the size's CPU share).
+    pub weight: f64,
     pub concurrency: u32,
     /// Requests holding a slot (CPU or wait phase).
     pub busy_slots: u32,
@@ -26,76 +110,90 @@ pub(crate) struct Dyno {
     running: BinaryHeap<Reverse<(u64, u32)>>,
     /// Service received per CPU-phase request since the start, in work-ns.
     vwork: f64,
-    /// Current per-request service rate in work-ns per ns.
+    /// Per-request service rate in work-ns per ns.
     rate: f64,
+    /// Cores allocated by the host right now.
+    pub alloc: f64,
     last_update: SimTime,
     /// Incremented on every reschedule; completion events carry it to detect staleness.
     pub epoch: u32,
+    pub cfs: Option<Cfs>,
     // Counters.
     pub served: u64,
-    pub busy_core_ns: f64,
+    /// CPU time received (core-ns), what `cpuacct.usage` would show.
+    pub cpu_ns: f64,
     pub max_backlog: usize,
 }
 
 impl Dyno {
-    pub fn new(process: u32, index: u32, cores: f64, concurrency: u32) -> Dyno {
+    pub fn new(
+        process: u32,
+        index: u32,
+        host: u32,
+        cap: f64,
+        weight: f64,
+        concurrency: u32,
+    ) -> Dyno {
         Dyno {
             process,
             index,
-            cores,
+            host,
+            cap,
+            weight,
             concurrency,
             busy_slots: 0,
             backlog: VecDeque::new(),
             running: BinaryHeap::new(),
             vwork: 0.0,
             rate: 0.0,
+            alloc: 0.0,
             last_update: SimTime::ZERO,
             epoch: 0,
+            cfs: None,
             served: 0,
-            busy_core_ns: 0.0,
+            cpu_ns: 0.0,
             max_backlog: 0,
         }
     }
 
-    /// Bring the virtual clock to `now`.
+    /// Bring the virtual clock and the counters to `now` at the current rate.
     #[inline]
-    fn advance(&mut self, now: SimTime) {
+    pub fn advance(&mut self, now: SimTime) {
         let dt = now.since(self.last_update).as_nanos() as f64;
-        if dt > 0.0 && !self.running.is_empty() {
+        if dt > 0.0 && self.alloc > 0.0 {
             self.vwork += dt * self.rate;
-            self.busy_core_ns += dt * self.rate * self.running.len() as f64;
+            self.cpu_ns += dt * self.alloc;
+            if let Some(c) = &mut self.cfs {
+                c.budget -= dt * self.alloc;
+            }
         }
         self.last_update = now;
     }
 
+    /// Cores the dyno could use now: one per running request, at most its cap, none while
+    /// throttled.
     #[inline]
-    fn recompute_rate(&mut self) {
-        let n = self.running.len() as f64;
-        self.rate = if n == 0.0 {
+    pub fn demand(&self) -> f64 {
+        if self.cfs.as_ref().is_some_and(|c| c.throttled) {
             0.0
         } else {
-            (self.cores / n).min(1.0)
-        };
+            (self.running.len() as f64).min(self.cap)
+        }
     }
 
-    /// Start the CPU phase of request `req` with `work` work-ns of demand. Returns the time of
-    /// the next completion on this dyno, to be scheduled with the new `epoch`.
+    /// Add a request to the CPU phase (call `advance` first).
     #[inline]
-    pub fn start_cpu(&mut self, now: SimTime, req: u32, work: f64) -> Option<SimTime> {
-        self.advance(now);
+    pub fn push_running(&mut self, req: u32, work: f64) {
         let tag = self.vwork + work.max(0.0);
         self.running.push(Reverse((tag.to_bits(), req)));
-        self.recompute_rate();
-        self.next_completion(now)
     }
 
-    /// Pop every request whose CPU work is done at `now` into `done`; returns the next completion.
+    /// Move every request whose CPU work is done into `done` (call `advance` first).
     #[inline]
-    pub fn complete_cpu(&mut self, now: SimTime, done: &mut Vec<u32>) -> Option<SimTime> {
-        self.advance(now);
-        // Completion times are rounded up to whole nanoseconds, so a finished tag is at most
-        // `rate` work-ns short of `vwork` only through float rounding; allow a hair of slack.
-        let limit = self.vwork + 1e-6 * self.vwork.max(1.0).log2().max(1.0);
+    pub fn pop_done(&mut self, done: &mut Vec<u32>) {
+        // Completion times are rounded up to whole nanoseconds, so a finished tag can exceed
+        // `vwork` only by float rounding; allow a relative hair of slack.
+        let limit = self.vwork + 1e-9 * self.vwork.abs().max(1.0);
         while let Some(Reverse((tag, req))) = self.running.peek().copied() {
             if f64::from_bits(tag) > limit {
                 break;
@@ -103,21 +201,36 @@ impl Dyno {
             self.running.pop();
             done.push(req);
         }
-        self.recompute_rate();
-        self.next_completion(now)
+        if self.running.is_empty() {
+            // No tags outstanding: restart the virtual clock so it never grows large enough
+            // to lose nanoseconds to float rounding.
+            self.vwork = 0.0;
+        }
     }
 
+    /// Set the cores the host gives this dyno and the speed of those cores; returns whether the
+    /// per-request rate changed.
     #[inline]
-    fn next_completion(&mut self, now: SimTime) -> Option<SimTime> {
+    pub fn set_allocation(&mut self, cores: f64, speed: f64) -> bool {
+        let n = self.running.len() as f64;
+        let rate = if n > 0.0 { cores * speed / n } else { 0.0 };
+        self.alloc = cores;
+        let changed = rate != self.rate;
+        self.rate = rate;
+        changed
+    }
+
+    /// Time of the next CPU completion at the current rate; bumps `epoch`.
+    #[inline]
+    pub fn next_completion(&mut self, now: SimTime) -> Option<SimTime> {
         self.epoch = self.epoch.wrapping_add(1);
         let Reverse((tag, _)) = *self.running.peek()?;
+        if self.rate <= 0.0 {
+            return None;
+        }
         let remaining = (f64::from_bits(tag) - self.vwork).max(0.0);
-        let dt = (remaining / self.rate).ceil();
+        // Round up to whole nanoseconds, but not for float noise just above an integer.
+        let dt = (remaining / self.rate - 1e-6).ceil().max(0.0);
         Some(now + SimDuration::from_nanos(dt as u64))
-    }
-
-    /// Close the books at the end of the run.
-    pub fn finish(&mut self, now: SimTime) {
-        self.advance(now);
     }
 }

@@ -114,6 +114,10 @@ impl LatencyStats {
         }
     }
 
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.hist
+    }
+
     pub fn summary(&self) -> LatencySummary {
         LatencySummary {
             mean_ms: self.mean_ms(self.sum_ns),
@@ -239,10 +243,20 @@ pub struct ProcessResult {
     /// live requests, independently of the other counters).
     pub in_flight: u64,
     pub latency: LatencySummary,
+    /// The latency histogram (ns), for pooling across replications.
+    pub histogram: Histogram<u64>,
     /// Completed requests per second of counted time (duration minus warmup).
     pub throughput_rps: f64,
     /// Mean fraction of the process's cores busy over the whole run.
     pub cpu_utilization: f64,
+    /// CPU time received by all its dynos, in core-seconds.
+    pub cpu_s: f64,
+    /// Time its dynos spent throttled by CFS quota, summed over dynos.
+    pub throttled_s: f64,
+    /// Coefficient of variation (std / mean) of the per-window p50 and p99 over the run's
+    /// windows that completed requests (NaN with fewer than 2 such windows).
+    pub window_cov_p50: f64,
+    pub window_cov_p99: f64,
     /// Monthly list price of the formation.
     pub cost_usd_month: f64,
 }
@@ -262,7 +276,37 @@ pub struct DynoResult {
     pub served: u64,
     /// Busy core-seconds divided by available core-seconds.
     pub cpu_utilization: f64,
+    /// Instance the dyno ran on.
+    pub instance: String,
+    /// CPU time received, core-seconds.
+    pub cpu_s: f64,
+    /// Time throttled by CFS quota.
+    pub throttled_s: f64,
     pub max_backlog: u64,
+}
+
+/// Load statistics of one host instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceResult {
+    pub name: String,
+    /// `shared` or `dedicated`.
+    pub kind: &'static str,
+    /// Region for shared pools, empty for dedicated instances.
+    pub region: String,
+    pub vcpus: u32,
+    pub memory_mb: u64,
+    pub tenant_memory_mb: u64,
+    /// The scenario's dynos on it (`app/web.1`, ...).
+    pub dynos: Vec<String>,
+    /// Mean and peak fraction of the cores in use (the scenario's dynos plus neighbours).
+    pub mean_load: f64,
+    pub peak_load: f64,
+    /// Peak of all CPU demanded divided by the cores (above 1 means contended).
+    pub peak_demand: f64,
+    /// Mean fraction of the cores used by neighbours.
+    pub mean_neighbour_load: f64,
+    /// Time-averaged core speed relative to the reference core.
+    pub mean_speed: f64,
 }
 
 /// Everything one job produces.
@@ -271,10 +315,26 @@ pub struct JobResult {
     pub processes: Vec<ProcessResult>,
     pub dynos: Vec<DynoResult>,
     pub windows: Vec<WindowRow>,
+    pub instances: Vec<InstanceResult>,
     /// Events handled by the engine.
     pub events: u64,
     /// Requests generated (including warmup).
     pub generated: u64,
     /// True if the run was stopped before its end (Ctrl-C).
     pub interrupted: bool,
+}
+
+/// Coefficient of variation (population std / mean) of finite values; NaN with fewer than two.
+pub fn cov(values: impl IntoIterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+    if v.len() < 2 {
+        return f64::NAN;
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    if mean == 0.0 {
+        return f64::NAN;
+    }
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    var.sqrt() / mean
 }

@@ -5,16 +5,29 @@
 //! Later issues deepen each part (hosts and noise, lifecycle, spaces); the seams are here.
 
 pub mod catalog;
+pub mod cpu;
 pub mod dist;
 mod dyno;
+mod host;
 mod metrics;
+pub mod noise;
+pub mod placement;
 mod platform;
 mod router;
 
 pub use catalog::{Catalog, Generation, Size, Tier};
+pub use cpu::{CpuMode, CpuSpec};
 pub use dist::Dist;
-pub use metrics::{DynoResult, JobResult, ProcessResult, RequestRecord, Status, WindowRow};
-pub use platform::{NoRequests, Platform, RequestObserver, run_job};
+pub use metrics::{
+    DynoResult, InstanceResult, JobResult, LatencySummary, ProcessResult, RequestRecord, Status,
+    WindowRow, cov,
+};
+pub use noise::NoiseSpec;
+pub use placement::{
+    Instance, InstanceType, Placement, PlacementError, PlacementPolicy, PlacementSpec,
+    SharedPoolSpec, place,
+};
+pub use platform::{NoRequests, Platform, RequestObserver, placement_stream, run_job};
 
 use crate::engine::SimDuration;
 
@@ -23,6 +36,9 @@ use crate::engine::SimDuration;
 pub enum Arrivals {
     /// Poisson arrivals at `rate` requests per second.
     Poisson { rate: f64 },
+    /// One request every `gap` exactly, the first at `gap` (synthetic monitors, cron-like load,
+    /// and closed-form checks that need arrivals at known instants).
+    Interval { gap: SimDuration },
 }
 
 impl Arrivals {
@@ -30,6 +46,7 @@ impl Arrivals {
     pub fn mean_rate(&self) -> f64 {
         match self {
             Arrivals::Poisson { rate } => *rate,
+            Arrivals::Interval { gap } => 1.0 / gap.as_secs_f64(),
         }
     }
 }
@@ -56,12 +73,16 @@ pub struct ProcessSpec {
     pub count: u32,
     /// Requests one dyno serves at once (web concurrency); further requests wait in its FIFO queue.
     pub concurrency: u32,
+    /// CPU cap in cores below the size's vCPUs (a CFS quota in `cfs` mode), if any.
+    pub cpu_quota: Option<f64>,
 }
 
 /// An app: process types and the workload routed to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppSpec {
     pub name: String,
+    /// Common Runtime region (`us`, `eu`): the shared pool its shared-tier dynos join.
+    pub region: String,
     pub processes: Vec<ProcessSpec>,
     pub workload: Option<Workload>,
 }
@@ -85,5 +106,9 @@ pub struct SimConfig {
     /// First-byte deadline after which the router answers H12 (30 s on the platform).
     pub request_timeout: SimDuration,
     pub network: NetworkSpec,
+    /// Neighbours and host variability; `None` for idle hosts (`noise = "off"`).
+    pub noise: Option<NoiseSpec>,
+    pub placement: PlacementSpec,
+    pub cpu: CpuSpec,
     pub apps: Vec<AppSpec>,
 }

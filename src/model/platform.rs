@@ -1,11 +1,15 @@
 //! The platform model: apps, routers and dynos reacting to request events.
 
 use super::SimConfig;
+use super::cpu::{Claim, CpuMode};
 use super::dist::Dist;
 use super::dyno::Dyno;
+use super::host::Host;
 use super::metrics::{
-    DynoResult, JobResult, LatencyStats, ProcessResult, RequestRecord, Split, Status, WindowAcc,
+    DynoResult, InstanceResult, JobResult, LatencyStats, ProcessResult, RequestRecord, Split,
+    Status, WindowAcc, WindowRow, cov,
 };
+use super::placement::{PlacementError, place};
 use super::router::Router;
 use crate::engine::{
     Control, Model, RngStream, Scheduler, SeedTree, SimDuration, SimTime, Simulation,
@@ -44,6 +48,13 @@ pub enum Event {
     WaitDone(u32),
     /// A request's first-byte deadline (H12) passes.
     Deadline { req: u32, generation: u32 },
+    /// A neighbour source on a shared host starts or stops.
+    Neighbours(u32),
+    /// A host's speed drifts.
+    Drift(u32),
+    /// A capped dyno's CFS budget runs out or its next period starts (stale unless `epoch`
+    /// matches).
+    Cfs { dyno: u32, epoch: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +93,8 @@ struct AppRuntime {
     /// Global index of the process receiving the workload.
     target: Option<usize>,
     mean_gap_s: f64,
+    /// Fixed gap for interval arrivals.
+    fixed_gap: Option<SimDuration>,
     cpu: Dist,
     wait: Dist,
     arrivals: RngStream,
@@ -110,6 +123,7 @@ pub struct Platform<O: RequestObserver> {
     apps: Vec<AppRuntime>,
     procs: Vec<ProcessRuntime>,
     dynos: Vec<Dyno>,
+    hosts: Vec<Host>,
     reqs: Vec<Request>,
     free: Vec<u32>,
     net: Dist,
@@ -120,8 +134,14 @@ pub struct Platform<O: RequestObserver> {
 }
 
 impl<O: RequestObserver> Platform<O> {
-    /// Build the model for one job; `seeds` is the job's node in the seed tree.
-    pub fn new(cfg: SimConfig, seeds: SeedTree, observer: O) -> Platform<O> {
+    /// Build the model for one job; `seeds` is the job's node in the seed tree. Fails only if
+    /// the formation cannot be placed (scenario validation checks that beforehand).
+    pub fn new(
+        cfg: SimConfig,
+        seeds: SeedTree,
+        observer: O,
+    ) -> Result<Platform<O>, PlacementError> {
+        let placement = place(&cfg.apps, &cfg.placement, &mut placement_stream(seeds))?;
         let mut procs = Vec::new();
         let mut dynos = Vec::new();
         let windows = cfg
@@ -131,6 +151,8 @@ impl<O: RequestObserver> Platform<O> {
         let mut apps = Vec::new();
         for (a, app) in cfg.apps.iter().enumerate() {
             let mut target = None;
+            let stream = |kind: &str| seeds.named(&format!("{kind}/{}", app.name)).stream();
+            let mut phase_rng = stream("cfs-phase");
             for (p, spec) in app.processes.iter().enumerate() {
                 if app.workload.as_ref().is_some_and(|w| w.process == p) {
                     target = Some(procs.len());
@@ -147,23 +169,46 @@ impl<O: RequestObserver> Platform<O> {
                     latency: LatencyStats::new(),
                     windows: vec![WindowAcc::default(); windows],
                 });
+                let vcpus = f64::from(spec.size.vcpus);
+                // In fluid mode the quota caps the rate; in CFS mode the dyno runs on all its
+                // cores until the period's budget is spent.
+                let cap = match (cfg.cpu.mode, spec.cpu_quota) {
+                    (CpuMode::Fluid, Some(q)) => q.min(vcpus),
+                    _ => vcpus,
+                };
                 for i in 0..spec.count {
-                    dynos.push(Dyno::new(
+                    let host = placement.of_dyno[dynos.len()] as u32;
+                    let mut dyno = Dyno::new(
                         pidx,
                         i + 1,
-                        f64::from(spec.size.vcpus),
+                        host,
+                        cap,
+                        spec.size.cpu_share,
                         spec.concurrency,
-                    ));
+                    );
+                    if let (CpuMode::Cfs, Some(q)) = (cfg.cpu.mode, spec.cpu_quota) {
+                        let period = cfg.cpu.period.as_nanos().max(1);
+                        let phase = match cfg.cpu.phase {
+                            Some(ph) => ph.as_nanos(),
+                            None => phase_rng.below(period),
+                        };
+                        dyno.cfs = Some(super::dyno::Cfs::new(q, period, phase));
+                    }
+                    dynos.push(dyno);
                 }
             }
-            let stream = |kind: &str| seeds.named(&format!("{kind}/{}", app.name)).stream();
             let (mean_gap_s, cpu, wait) = match &app.workload {
                 Some(w) => (1.0 / w.arrivals.mean_rate(), w.cpu.clone(), w.wait.clone()),
                 None => (f64::INFINITY, Dist::Constant(0.0), Dist::Constant(0.0)),
             };
+            let fixed_gap = match app.workload.as_ref().map(|w| &w.arrivals) {
+                Some(super::Arrivals::Interval { gap }) => Some(*gap),
+                _ => None,
+            };
             apps.push(AppRuntime {
                 target,
                 mean_gap_s,
+                fixed_gap,
                 cpu,
                 wait,
                 arrivals: stream("arrivals"),
@@ -173,26 +218,144 @@ impl<O: RequestObserver> Platform<O> {
                 router: Router::new(stream("router")),
             });
         }
+        let hosts = placement
+            .instances
+            .into_iter()
+            .enumerate()
+            .map(|(i, inst)| Host::new(inst, i, cfg.noise.as_ref(), seeds))
+            .collect();
         let net = cfg.network.router_dyno_rtt.clone();
-        Platform {
+        Ok(Platform {
             net_zero: net.is_zero(),
             net,
             cfg,
             apps,
             procs,
             dynos,
+            hosts,
             reqs: Vec::new(),
             free: Vec::new(),
             next_id: 0,
             done: Vec::new(),
             observer,
-        }
+        })
     }
 
-    /// Schedule each app's first arrival.
+    /// Schedule each app's first arrival and each host's noise.
     pub fn start(&mut self, sched: &mut Scheduler<Event>) {
         for a in 0..self.apps.len() {
             self.schedule_arrival(a, sched);
+        }
+        let step = self.cfg.noise.as_ref().map(|n| n.drift_step);
+        for h in 0..self.hosts.len() {
+            let host = &mut self.hosts[h];
+            if let Some(dt) = host.neighbours.as_mut().and_then(|n| n.next_change()) {
+                sched.after(dt, Event::Neighbours(h as u32));
+            }
+            if let (Some(step), Some(d)) = (step, &host.drift) {
+                if d.active() {
+                    sched.after(step, Event::Drift(h as u32));
+                }
+            }
+        }
+    }
+
+    /// Recompute the CPU allocation of host `h` at `now` and reschedule what changed. `touched`
+    /// is a dyno whose set of running requests changed, so its completion is always rescheduled.
+    fn reallocate(&mut self, h: usize, touched: Option<u32>, sched: &mut Scheduler<Event>) {
+        let now = sched.now();
+        let host = &mut self.hosts[h];
+        host.account(now);
+        host.claims.clear();
+        for &d in &host.dynos {
+            let dyno = &mut self.dynos[d as usize];
+            dyno.advance(now);
+            if let Some(c) = &mut dyno.cfs {
+                c.refresh(now);
+                c.check(now);
+            }
+            host.claims.push(Claim {
+                weight: dyno.weight,
+                demand: dyno.demand(),
+            });
+        }
+        host.allocate();
+        for (i, &d) in host.dynos.iter().enumerate() {
+            let x = host.alloc[i];
+            let speed = host.speed_for(x);
+            let dyno = &mut self.dynos[d as usize];
+            let changed = dyno.set_allocation(x, speed);
+            if changed || touched == Some(d) {
+                if let Some(at) = dyno.next_completion(now) {
+                    sched.at(
+                        at,
+                        Event::CpuDone {
+                            dyno: d,
+                            epoch: dyno.epoch,
+                        },
+                    );
+                }
+            }
+            if let Some(c) = &mut dyno.cfs {
+                c.epoch = c.epoch.wrapping_add(1);
+                let boundary = c.next_boundary(now);
+                let at = if c.throttled {
+                    Some(boundary)
+                } else if x > 0.0 {
+                    let ns = (c.budget.max(0.0) / x - 1e-6).ceil().max(0.0);
+                    let exhaust = now + SimDuration::from_nanos(ns as u64);
+                    Some(exhaust.min(boundary))
+                } else {
+                    None
+                };
+                if let Some(at) = at {
+                    sched.at(
+                        at,
+                        Event::Cfs {
+                            dyno: d,
+                            epoch: c.epoch,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn on_neighbours(&mut self, h: usize, sched: &mut Scheduler<Event>) {
+        // Account the old allocation up to now before the demand changes.
+        self.hosts[h].account(sched.now());
+        if let Some(n) = self.hosts[h].neighbours.as_mut() {
+            n.flip();
+            if let Some(dt) = n.next_change() {
+                sched.after(dt, Event::Neighbours(h as u32));
+            }
+        }
+        self.reallocate(h, None, sched);
+    }
+
+    fn on_drift(&mut self, h: usize, sched: &mut Scheduler<Event>) {
+        let now = sched.now();
+        let host = &mut self.hosts[h];
+        // Dynos must advance at the old speed before it changes.
+        for &d in &host.dynos {
+            self.dynos[d as usize].advance(now);
+        }
+        host.account(now);
+        if let Some(d) = host.drift.as_mut() {
+            d.step();
+            host.speed = host.instance.kind.speed * d.factor();
+        }
+        if let Some(step) = self.cfg.noise.as_ref().map(|n| n.drift_step) {
+            sched.after(step, Event::Drift(h as u32));
+        }
+        self.reallocate(h, None, sched);
+    }
+
+    fn on_cfs(&mut self, d: usize, epoch: u32, sched: &mut Scheduler<Event>) {
+        let dyno = &self.dynos[d];
+        if dyno.cfs.as_ref().is_some_and(|c| c.epoch == epoch) {
+            let h = dyno.host as usize;
+            self.reallocate(h, None, sched);
         }
     }
 
@@ -201,7 +364,10 @@ impl<O: RequestObserver> Platform<O> {
         if app.target.is_none() || !app.mean_gap_s.is_finite() {
             return;
         }
-        let gap = SimDuration::from_secs_f64(app.arrivals.exp(app.mean_gap_s));
+        let gap = match app.fixed_gap {
+            Some(g) => g,
+            None => SimDuration::from_secs_f64(app.arrivals.exp(app.mean_gap_s)),
+        };
         let at = sched.now() + gap;
         // Arrivals stop at the end of the run; nothing after it would be observed.
         if at.as_nanos() < self.cfg.duration.as_nanos() {
@@ -343,35 +509,28 @@ impl<O: RequestObserver> Platform<O> {
         if work <= 0.0 {
             return self.after_cpu(req, sched);
         }
-        if let Some(at) = dyno.start_cpu(now, req, work) {
-            let epoch = dyno.epoch;
-            sched.at(
-                at,
-                Event::CpuDone {
-                    dyno: d as u32,
-                    epoch,
-                },
-            );
+        // The host must account for the time so far at the old rates before the request joins.
+        let h = dyno.host as usize;
+        for &o in &self.hosts[h].dynos {
+            self.dynos[o as usize].advance(now);
         }
+        self.dynos[d].push_running(req, work);
+        self.reallocate(h, Some(d as u32), sched);
     }
 
     fn on_cpu_done(&mut self, d: usize, epoch: u32, sched: &mut Scheduler<Event>) {
-        let dyno = &mut self.dynos[d];
-        if dyno.epoch != epoch {
+        if self.dynos[d].epoch != epoch {
             return; // superseded by a later reschedule
+        }
+        let now = sched.now();
+        let h = self.dynos[d].host as usize;
+        for &o in &self.hosts[h].dynos {
+            self.dynos[o as usize].advance(now);
         }
         let mut done = std::mem::take(&mut self.done);
         done.clear();
-        if let Some(at) = dyno.complete_cpu(sched.now(), &mut done) {
-            let epoch = dyno.epoch;
-            sched.at(
-                at,
-                Event::CpuDone {
-                    dyno: d as u32,
-                    epoch,
-                },
-            );
-        }
+        self.dynos[d].pop_done(&mut done);
+        self.reallocate(h, Some(d as u32), sched);
         for &req in &done {
             self.after_cpu(req, sched);
         }
@@ -481,7 +640,10 @@ impl<O: RequestObserver> Platform<O> {
         let counted_ns = self.cfg.duration.as_nanos() - self.cfg.warmup.as_nanos();
         let window = self.cfg.window.as_nanos();
         for d in &mut self.dynos {
-            d.finish(end);
+            d.advance(end);
+        }
+        for h in &mut self.hosts {
+            h.account(end);
         }
         // In flight: counted requests without an outcome yet, found by scanning the live ones.
         let mut in_flight = vec![0u64; self.procs.len()];
@@ -503,14 +665,29 @@ impl<O: RequestObserver> Platform<O> {
         let mut processes = Vec::new();
         let mut dynos = Vec::new();
         let mut windows = Vec::new();
-        let end_s = self.cfg.duration.as_nanos();
+        let run_ns = self.cfg.duration.as_nanos() as f64;
+        let mut dyno_names = vec![String::new(); self.dynos.len()];
         for (pi, p) in self.procs.iter().enumerate() {
             let app = &self.cfg.apps[p.app];
             let spec = &app.processes[p.local];
             let ds = &self.dynos[p.first_dyno..p.first_dyno + p.count];
-            let cores = f64::from(spec.size.vcpus) * p.count as f64;
-            let busy: f64 = ds.iter().map(|d| d.busy_core_ns).sum();
-            let avail_ns = end_s as f64;
+            let vcpus = f64::from(spec.size.vcpus);
+            let cpu_ns: f64 = ds.iter().map(|d| d.cpu_ns).sum();
+            let throttled_ns: u64 = ds
+                .iter()
+                .map(|d| d.cfs.as_ref().map_or(0, |c| c.throttled_until(end)))
+                .sum();
+            let first_window = (self.cfg.warmup.as_nanos() / window) as usize;
+            let rows: Vec<WindowRow> = p
+                .windows
+                .iter()
+                .enumerate()
+                .skip(first_window)
+                .map(|(w, acc)| {
+                    let start_s = (w as u64 * window) as f64 * 1e-9;
+                    acc.row(p.app, p.local, start_s, in_flight_win[pi][w])
+                })
+                .collect();
             processes.push(ProcessResult {
                 app_index: p.app,
                 process_index: p.local,
@@ -527,37 +704,76 @@ impl<O: RequestObserver> Platform<O> {
                 errors_h14: p.errors_h14,
                 in_flight: in_flight[pi],
                 latency: p.latency.summary(),
+                histogram: p.latency.histogram().clone(),
                 throughput_rps: p.latency.count as f64 / (counted_ns as f64 * 1e-9),
-                cpu_utilization: if cores > 0.0 {
-                    busy / (cores * avail_ns)
+                cpu_utilization: if p.count > 0 {
+                    cpu_ns / (vcpus * p.count as f64 * run_ns)
                 } else {
                     0.0
                 },
+                cpu_s: cpu_ns * 1e-9,
+                throttled_s: throttled_ns as f64 * 1e-9,
+                window_cov_p50: cov(rows.iter().map(|r| r.p50_ms)),
+                window_cov_p99: cov(rows.iter().map(|r| r.p99_ms)),
                 cost_usd_month: spec.size.price_usd_month * f64::from(spec.count),
             });
-            for d in ds {
+            windows.extend(rows);
+            for (k, d) in ds.iter().enumerate() {
+                let name = format!("{}.{}", spec.name, d.index);
+                dyno_names[p.first_dyno + k] = format!("{}/{name}", app.name);
                 dynos.push(DynoResult {
                     app: app.name.clone(),
                     process: spec.name.clone(),
-                    dyno: format!("{}.{}", spec.name, d.index),
+                    dyno: name,
                     size: spec.size.name.clone(),
                     tier: spec.size.tier,
                     restarts: 0,
                     served: d.served,
-                    cpu_utilization: d.busy_core_ns / (d.cores * avail_ns),
+                    cpu_utilization: d.cpu_ns / (vcpus * run_ns),
+                    instance: self.hosts[d.host as usize].instance.name.clone(),
+                    cpu_s: d.cpu_ns * 1e-9,
+                    throttled_s: d.cfs.as_ref().map_or(0, |c| c.throttled_until(end)) as f64 * 1e-9,
                     max_backlog: d.max_backlog as u64,
                 });
             }
-            let first_window = (self.cfg.warmup.as_nanos() / window) as usize;
-            for (w, acc) in p.windows.iter().enumerate().skip(first_window) {
-                let start_s = (w as u64 * window) as f64 * 1e-9;
-                windows.push(acc.row(p.app, p.local, start_s, in_flight_win[pi][w]));
-            }
         }
+        let instances = self
+            .hosts
+            .iter()
+            .map(|h| {
+                let cap = h.cores * run_ns;
+                InstanceResult {
+                    name: h.instance.name.clone(),
+                    kind: if h.instance.shared() {
+                        "shared"
+                    } else {
+                        "dedicated"
+                    },
+                    region: match &h.instance.pool {
+                        super::placement::PoolKey::Shared(r) => r.clone(),
+                        super::placement::PoolKey::Dedicated => String::new(),
+                    },
+                    vcpus: h.instance.kind.vcpus,
+                    memory_mb: h.instance.kind.memory_mb,
+                    tenant_memory_mb: h.instance.tenant_memory_mb,
+                    dynos: h
+                        .dynos
+                        .iter()
+                        .map(|&d| dyno_names[d as usize].clone())
+                        .collect(),
+                    mean_load: h.load_core_ns / cap,
+                    peak_load: h.peak_load,
+                    peak_demand: h.peak_demand,
+                    mean_neighbour_load: h.neighbour_core_ns / cap,
+                    mean_speed: h.speed_ns / run_ns,
+                }
+            })
+            .collect();
         JobResult {
             processes,
             dynos,
             windows,
+            instances,
             events,
             generated: self.next_id,
             interrupted,
@@ -576,6 +792,9 @@ impl<O: RequestObserver> Model for Platform<O> {
             Event::CpuDone { dyno, epoch } => self.on_cpu_done(dyno as usize, epoch, sched),
             Event::WaitDone(req) => self.finish(req, sched),
             Event::Deadline { req, generation } => self.on_deadline(req, generation),
+            Event::Neighbours(h) => self.on_neighbours(h as usize, sched),
+            Event::Drift(h) => self.on_drift(h as usize, sched),
+            Event::Cfs { dyno, epoch } => self.on_cfs(dyno as usize, epoch, sched),
         }
     }
 }
@@ -587,14 +806,19 @@ pub fn run_job<O: RequestObserver>(
     seeds: SeedTree,
     observer: O,
     progress: impl FnMut(SimTime, u64) -> Control,
-) -> JobResult {
+) -> Result<JobResult, PlacementError> {
     let end = SimTime::ZERO + cfg.duration;
-    let mut sim = Simulation::new(Platform::new(cfg.clone(), seeds, observer));
+    let mut sim = Simulation::new(Platform::new(cfg.clone(), seeds, observer)?);
     {
         let (model, sched) = sim.parts();
         model.start(sched);
     }
     let outcome = sim.run_until_with(end, 1 << 16, progress);
     let events = sim.events();
-    sim.model.results(end, events, outcome.interrupted)
+    Ok(sim.model.results(end, events, outcome.interrupted))
+}
+
+/// The stream the random placement policy draws from (separate from every other component).
+pub fn placement_stream(seeds: SeedTree) -> crate::engine::RngStream {
+    seeds.named("placement").stream()
 }

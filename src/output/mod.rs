@@ -7,4 +7,5 @@ mod tables;
 pub use atomic::{OutputError, StagingDir};
 pub use tables::{
     JobRows, RequestCsv, Tables, catalog_csv, catalog_json, catalog_table, fmt_f64, write_atomic,
+    write_tiers,
 };

@@ -1,7 +1,7 @@
 //! The CSV tables (docs/csv.md describes every column) and the catalog listings.
 
 use super::atomic::OutputError;
-use crate::model::{Catalog, JobResult, RequestObserver, RequestRecord};
+use crate::model::{Catalog, JobResult, RequestObserver, RequestRecord, cov};
 use crate::scenario::{Job, Scenario};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -59,11 +59,12 @@ fn key_cells(s: &Scenario, job: &Job) -> Vec<String> {
     c
 }
 
-/// summary.csv, windows.csv and dynos.csv of one output folder, written in job order.
+/// summary.csv, windows.csv, dynos.csv and instances.csv of one output folder, in job order.
 pub struct Tables {
     summary: (Csv, PathBuf),
     windows: (Csv, PathBuf),
     dynos: (Csv, PathBuf),
+    instances: (Csv, PathBuf),
 }
 
 pub const SUMMARY_COLUMNS: &[&str] = &[
@@ -93,6 +94,10 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "mean_wait_ms",
     "throughput_rps",
     "cpu_utilization",
+    "cpu_s",
+    "throttled_s",
+    "window_cov_p50",
+    "window_cov_p99",
     "cost_usd_month",
 ];
 
@@ -122,7 +127,43 @@ pub const DYNO_COLUMNS: &[&str] = &[
     "restarts",
     "served",
     "cpu_utilization",
+    "cpu_s",
+    "throttled_s",
     "max_backlog",
+];
+
+pub const INSTANCE_COLUMNS: &[&str] = &[
+    "instance",
+    "kind",
+    "region",
+    "vcpus",
+    "memory_mb",
+    "tenant_memory_mb",
+    "dynos",
+    "mean_load",
+    "peak_load",
+    "peak_demand",
+    "mean_neighbour_load",
+    "mean_speed",
+];
+
+pub const TIER_COLUMNS: &[&str] = &[
+    "scenario",
+    "point",
+    "tier",
+    "size",
+    "replications",
+    "requests",
+    "completed",
+    "errors",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "windows",
+    "window_p50_mean_ms",
+    "window_p50_cov",
+    "window_p99_mean_ms",
+    "window_p99_cov",
 ];
 
 pub const REQUEST_COLUMNS: &[&str] = &[
@@ -139,19 +180,29 @@ pub const REQUEST_COLUMNS: &[&str] = &[
     "wait_ms",
 ];
 
+fn flush(w: &mut Csv, path: &Path) -> Result<(), OutputError> {
+    w.flush().map_err(|e| OutputError {
+        path: path.to_path_buf(),
+        what: "cannot write".into(),
+        source: e,
+    })
+}
+
 impl Tables {
-    /// Create the three files with their headers in `dir`.
+    /// Create the files with their headers in `dir`.
     pub fn create(dir: &Path, scenario: &Scenario) -> Result<Tables, OutputError> {
         let mut t = Tables {
             summary: open(dir, "summary.csv")?,
             windows: open(dir, "windows.csv")?,
             dynos: open(dir, "dynos.csv")?,
+            instances: open(dir, "instances.csv")?,
         };
         let keys = key_header(scenario);
         for (w, cols) in [
             (&mut t.summary, SUMMARY_COLUMNS),
             (&mut t.windows, WINDOW_COLUMNS),
             (&mut t.dynos, DYNO_COLUMNS),
+            (&mut t.instances, INSTANCE_COLUMNS),
         ] {
             let header: Vec<String> = keys
                 .iter()
@@ -197,6 +248,10 @@ impl Tables {
                 fmt_f64(l.wait_ms, 4),
                 fmt_f64(p.throughput_rps, 4),
                 fmt_f64(p.cpu_utilization, 6),
+                fmt_f64(p.cpu_s, 3),
+                fmt_f64(p.throttled_s, 3),
+                fmt_f64(p.window_cov_p50, 6),
+                fmt_f64(p.window_cov_p99, 6),
                 fmt_f64(p.cost_usd_month, 2),
             ]);
             self.summary
@@ -244,10 +299,12 @@ impl Tables {
                 d.dyno.clone(),
                 d.size.clone(),
                 d.tier.to_string(),
-                String::new(),
+                d.instance.clone(),
                 d.restarts.to_string(),
                 d.served.to_string(),
                 fmt_f64(d.cpu_utilization, 6),
+                fmt_f64(d.cpu_s, 3),
+                fmt_f64(d.throttled_s, 3),
                 d.max_backlog.to_string(),
             ]);
             self.dynos
@@ -255,20 +312,138 @@ impl Tables {
                 .write_record(&rec)
                 .map_err(|e| csv_err(&self.dynos.1, e))?;
         }
+        for i in &r.instances {
+            let mut rec = keys.clone();
+            rec.extend([
+                i.name.clone(),
+                i.kind.to_string(),
+                i.region.clone(),
+                i.vcpus.to_string(),
+                i.memory_mb.to_string(),
+                i.tenant_memory_mb.to_string(),
+                i.dynos.join(" "),
+                fmt_f64(i.mean_load, 6),
+                fmt_f64(i.peak_load, 6),
+                fmt_f64(i.peak_demand, 6),
+                fmt_f64(i.mean_neighbour_load, 6),
+                fmt_f64(i.mean_speed, 6),
+            ]);
+            self.instances
+                .0
+                .write_record(&rec)
+                .map_err(|e| csv_err(&self.instances.1, e))?;
+        }
         Ok(())
     }
 
     /// Flush all files to disk.
-    pub fn finish(self) -> Result<(), OutputError> {
-        for (mut w, path) in [self.summary, self.windows, self.dynos] {
-            w.flush().map_err(|e| OutputError {
-                path: path.clone(),
-                what: "cannot write".into(),
-                source: e,
-            })?;
+    pub fn finish(mut self) -> Result<(), OutputError> {
+        for (w, path) in [
+            &mut self.summary,
+            &mut self.windows,
+            &mut self.dynos,
+            &mut self.instances,
+        ]
+        .map(|(w, p)| (w, p.clone()))
+        {
+            flush(w, &path)?;
         }
         Ok(())
     }
+}
+
+/// tiers.csv: per sweep point x tier x size, pooled over replications and processes: latency
+/// quantiles from the merged histograms, and the mean and coefficient of variation of the
+/// per-window p50 and p99 across all windows of all replications.
+pub fn write_tiers(
+    dir: &Path,
+    scenario: &Scenario,
+    jobs: &[(Job, JobResult)],
+) -> Result<(), OutputError> {
+    use std::collections::BTreeMap;
+    let (mut w, path) = open(dir, "tiers.csv")?;
+    w.write_record(TIER_COLUMNS)
+        .map_err(|e| csv_err(&path, e))?;
+    struct Acc {
+        reps: std::collections::BTreeSet<u32>,
+        requests: u64,
+        completed: u64,
+        errors: u64,
+        hist: Option<hdrhistogram::Histogram<u64>>,
+        p50: Vec<f64>,
+        p99: Vec<f64>,
+    }
+    // Keyed by (point, tier, size) so rows come out in a stable order.
+    let mut groups: BTreeMap<(usize, crate::model::Tier, String), Acc> = BTreeMap::new();
+    for (job, r) in jobs {
+        for p in &r.processes {
+            let acc = groups
+                .entry((job.point, p.tier, p.size.clone()))
+                .or_insert_with(|| Acc {
+                    reps: Default::default(),
+                    requests: 0,
+                    completed: 0,
+                    errors: 0,
+                    hist: None,
+                    p50: Vec::new(),
+                    p99: Vec::new(),
+                });
+            acc.reps.insert(job.replication);
+            acc.requests += p.requests;
+            acc.completed += p.completed;
+            acc.errors += p.errors;
+            match &mut acc.hist {
+                Some(h) => {
+                    // Same precision and auto-resize on both sides, so adding cannot fail.
+                    let _ = h.add(&p.histogram);
+                }
+                None => acc.hist = Some(p.histogram.clone()),
+            }
+            for win in r
+                .windows
+                .iter()
+                .filter(|w| w.app == p.app_index && w.process == p.process_index)
+            {
+                if win.completed > 0 {
+                    acc.p50.push(win.p50_ms);
+                    acc.p99.push(win.p99_ms);
+                }
+            }
+        }
+    }
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    for ((point, tier, size), a) in &groups {
+        let q = |x: f64| match &a.hist {
+            Some(h) if a.completed > 0 => h.value_at_quantile(x).min(h.max()) as f64 * 1e-6,
+            _ => f64::NAN,
+        };
+        w.write_record([
+            scenario.name.clone(),
+            point.to_string(),
+            tier.to_string(),
+            size.clone(),
+            a.reps.len().to_string(),
+            a.requests.to_string(),
+            a.completed.to_string(),
+            a.errors.to_string(),
+            fmt_f64(q(0.5), 4),
+            fmt_f64(q(0.9), 4),
+            fmt_f64(q(0.99), 4),
+            a.p50.len().to_string(),
+            fmt_f64(mean(&a.p50), 4),
+            fmt_f64(cov(a.p50.iter().copied()), 6),
+            fmt_f64(mean(&a.p99), 4),
+            fmt_f64(cov(a.p99.iter().copied()), 6),
+        ])
+        .map_err(|e| csv_err(&path, e))?;
+    }
+    flush(&mut w, &path)
 }
 
 /// Streams one job's requests to a part file (`requests.csv` is the parts joined in job order).

@@ -48,14 +48,14 @@ pub struct Scenario {
     pub name: String,
     /// The file as named by the user.
     pub file: String,
+    /// The file's text (error locations are resolved against it).
+    pub text: String,
     /// SHA-256 of the file's text, hex.
     pub text_hash: String,
     pub seed: u64,
     pub replications: u32,
     /// Replication r uses the same random streams at every sweep point.
     pub common_random_numbers: bool,
-    /// Whether the file set `noise = "off"`.
-    pub noise_off: bool,
     /// Swept keys, as written (also CSV column names).
     pub sweep_keys: Vec<String>,
     pub points: Vec<Point>,
@@ -149,7 +149,7 @@ impl Scenario {
                     })?;
                 let (config, point_settings) = validate::build(&ctx, &raw_point)?;
                 if point_settings != settings {
-                    let mut e = loc.error_at(&KeyPath::root().key("sweep"), "only the model can be swept: seed, replications, name and noise settings must stay fixed");
+                    let mut e = loc.error_at(&KeyPath::root().key("sweep"), "only the model can be swept: seed, replications, name and common_random_numbers must stay fixed");
                     e.key = KeyPath::root().key("sweep");
                     return Err(e);
                 }
@@ -163,14 +163,18 @@ impl Scenario {
                     config,
                 });
             }
-            return Ok(Scenario::assemble(name, file, text, settings, axes, points));
+            let s = Scenario::assemble(name, file, text, settings, axes, points);
+            s.check_placement()?;
+            return Ok(s);
         }
         let points = vec![Point {
             index: 0,
             values: Vec::new(),
             config: base_config,
         }];
-        Ok(Scenario::assemble(name, file, text, settings, axes, points))
+        let s = Scenario::assemble(name, file, text, settings, axes, points);
+        s.check_placement()?;
+        Ok(s)
     }
 
     fn assemble(
@@ -182,14 +186,32 @@ impl Scenario {
         points: Vec<Point>,
     ) -> Scenario {
         let mut warnings = Vec::new();
-        if settings.noise_load.is_some() {
-            warnings.push(
-                "[noise] is accepted but not modelled yet: hosts run without neighbours in this version".to_string(),
-            );
+        for p in &points {
+            for app in &p.config.apps {
+                let Some(w) = &app.workload else { continue };
+                let pr = &app.processes[w.process];
+                let cores = f64::from(pr.count)
+                    * pr.cpu_quota
+                        .unwrap_or(f64::from(pr.size.vcpus))
+                        .min(f64::from(pr.concurrency));
+                let rho = w.arrivals.mean_rate() * w.cpu.mean() / cores;
+                if pr.count > 0 && rho >= 1.0 {
+                    let at = if p.values.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" at point {}", p.index)
+                    };
+                    warnings.push(format!(
+                        "{}/{}{at}: offered CPU load is {:.0}% of its cores; queues will grow until requests time out (H12)",
+                        app.name, pr.name, rho * 100.0
+                    ));
+                }
+            }
         }
         Scenario {
             name,
             file: file.to_string(),
+            text: text.to_string(),
             text_hash: Sha256::digest(text.as_bytes())
                 .iter()
                 .map(|b| format!("{b:02x}"))
@@ -197,11 +219,46 @@ impl Scenario {
             seed: settings.seed,
             replications: settings.replications,
             common_random_numbers: settings.common_random_numbers,
-            noise_off: settings.noise_off,
             sweep_keys: axes.into_iter().map(|a| a.key).collect(),
             points,
             warnings,
         }
+    }
+
+    /// Check that every job's formation can be placed on instances (the random policy depends on
+    /// the job's seed, so each job is tried). Call again after changing `seed` or `replications`.
+    pub fn check_placement(&self) -> Result<(), ScenarioError> {
+        let loc = Locator::new(&self.file, &self.text);
+        let mut tried = std::collections::HashSet::new();
+        for job in self.jobs() {
+            let config = &self.points[job.point].config;
+            // Only the random policy depends on the seed.
+            let key = match config.placement.policy {
+                crate::model::PlacementPolicy::Random => (job.point, job.seeds.value()),
+                _ => (job.point, 0),
+            };
+            if !tried.insert(key) {
+                continue;
+            }
+            if let Err(e) = crate::model::place(
+                &config.apps,
+                &config.placement,
+                &mut crate::model::placement_stream(job.seeds),
+            ) {
+                let path = KeyPath::root()
+                    .key("app")
+                    .index(e.app)
+                    .key("process")
+                    .index(e.process)
+                    .key("count");
+                let mut err = loc.error_at(&path, e.message);
+                if !self.points[job.point].values.is_empty() {
+                    err.message = format!("at sweep point {}: {}", job.point, err.message);
+                }
+                return Err(err);
+            }
+        }
+        Ok(())
     }
 
     /// Every job, in output order: points in grid order, replications within each point.

@@ -23,6 +23,10 @@ pub struct RawScenario {
     /// `"off"` or a table; see `validate`.
     pub noise: Option<toml::Value>,
     pub network: Option<RawNetwork>,
+    /// Shared pools and the placement policy; a table, see `validate`.
+    pub placement: Option<toml::Value>,
+    /// CPU cap enforcement (`mode = "fluid" | "cfs"`, `period`, `phase`).
+    pub cpu: Option<toml::Value>,
     #[serde(default)]
     pub app: Vec<RawApp>,
     /// Dotted path -> list of values, in file order.
@@ -44,6 +48,10 @@ pub struct RawApp {
     pub name: String,
     /// A space name; spaces arrive with the space model and are rejected for now.
     pub space: Option<String>,
+    /// Common Runtime region, `us` (default) or `eu`.
+    pub region: Option<String>,
+    /// Raised limit of dynos per app (platform default 100 on Cedar, 255 on Fir).
+    pub dyno_limit: Option<i64>,
     #[serde(default)]
     pub process: Vec<RawProcess>,
     pub workload: Option<RawWorkload>,
@@ -57,6 +65,10 @@ pub struct RawProcess {
     pub size: String,
     pub count: Option<i64>,
     pub concurrency: Option<i64>,
+    /// CPU cap in cores (a CFS quota in `cfs` mode).
+    pub cpu_quota: Option<f64>,
+    /// Raised limit of dynos for this process type.
+    pub limit: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -5,7 +5,8 @@ use super::raw::{RawApp, RawScenario};
 use super::units::parse_duration;
 use crate::engine::SimDuration;
 use crate::model::{
-    AppSpec, Arrivals, Catalog, Dist, NetworkSpec, ProcessSpec, SimConfig, Size, Workload,
+    AppSpec, Arrivals, Catalog, CpuMode, CpuSpec, Dist, NetworkSpec, NoiseSpec, PlacementPolicy,
+    PlacementSpec, ProcessSpec, SimConfig, Size, Tier, Workload,
 };
 use std::collections::HashSet;
 use std::path::Path;
@@ -39,8 +40,6 @@ pub struct Settings {
     pub seed: u64,
     pub replications: u32,
     pub common_random_numbers: bool,
-    pub noise_off: bool,
-    pub noise_load: Option<f64>,
 }
 
 pub struct Ctx<'a> {
@@ -361,8 +360,26 @@ impl Ctx<'_> {
     }
 
     fn arrivals(&self, path: &KeyPath, v: &Value) -> Result<Arrivals, ScenarioError> {
-        let t = self.table(path, v, "a table such as { poisson = 50.0 }")?;
-        self.known_keys(path, t, &["poisson"])?;
+        let t = self.table(
+            path,
+            v,
+            "a table such as { poisson = 50.0 } or { interval = \"1s\" }",
+        )?;
+        self.known_keys(path, t, &["poisson", "interval"])?;
+        if t.len() != 1 {
+            return Err(self.err(path, "expected exactly one of { poisson = <requests per second> } or { interval = <duration> }"));
+        }
+        if let Some(gap_v) = t.get("interval") {
+            let p = path.key("interval");
+            let gap = self.duration_value(&p, gap_v)?;
+            if gap.as_nanos() < 1_000 {
+                return Err(self.err(
+                    &p,
+                    format!("the interval must be at least 1us, found {gap}"),
+                ));
+            }
+            return Ok(Arrivals::Interval { gap });
+        }
         let rate_v = t
             .get("poisson")
             .ok_or_else(|| self.err(path, "expected { poisson = <requests per second> }"))?;
@@ -433,34 +450,9 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
             "at least one replication is needed",
         ));
     }
-    let (noise_off, noise_load) = match &raw.noise {
-        None => (false, None),
-        Some(Value::String(s)) if s == "off" => (true, None),
-        Some(Value::Table(t)) => {
-            let p = root.key("noise");
-            ctx.known_keys(&p, t, &["load"])?;
-            let load = match t.get("load") {
-                Some(v) => {
-                    let l = ctx.number(&p.key("load"), v)?;
-                    if !(0.0..=1.0).contains(&l) {
-                        return Err(ctx.err(
-                            &p.key("load"),
-                            format!("must be a fraction between 0 and 1, found {l}"),
-                        ));
-                    }
-                    Some(l)
-                }
-                None => None,
-            };
-            (false, load)
-        }
-        Some(other) => {
-            return Err(ctx.err(
-                &root.key("noise"),
-                format!("expected \"off\" or a table such as [noise] load = 0.6, found `{other}`"),
-            ));
-        }
-    };
+    let noise = build_noise(ctx, raw.noise.as_ref())?;
+    let placement = build_placement(ctx, raw.placement.as_ref())?;
+    let cpu = build_cpu(ctx, raw.cpu.as_ref())?;
     let router_dyno_rtt = match raw.network.as_ref().and_then(|n| n.latency.as_ref()) {
         Some(v) => ctx.dist(&root.key("network").key("latency"), v)?,
         None => default_network(),
@@ -487,6 +479,9 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
             window,
             request_timeout,
             network: NetworkSpec { router_dyno_rtt },
+            noise,
+            placement,
+            cpu,
             apps,
         },
         Settings {
@@ -494,8 +489,6 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
             seed: raw.seed.unwrap_or(1),
             replications,
             common_random_numbers: raw.common_random_numbers.unwrap_or(true),
-            noise_off,
-            noise_load,
         },
     ))
 }
@@ -557,15 +550,49 @@ fn build_app(
                 format!("the dyno count must not be negative, found {count}"),
             ));
         }
-        if count > i64::from(size.max_per_process) {
+        let mut limit = i64::from(size.max_per_process);
+        if let Some(raised) = pr.limit {
+            if matches!(size.tier, Tier::Eco | Tier::Basic) {
+                return Err(ctx.err(
+                    &p.key("limit"),
+                    format!("{} apps get only one dyno per process type; the limit cannot be raised (Heroku dyno scaling limits)", size.display),
+                ));
+            }
+            if raised < limit || raised > 10_000 {
+                return Err(ctx.err(
+                    &p.key("limit"),
+                    format!("a raised limit must be between the platform default ({limit}) and 10000, found {raised}"),
+                ));
+            }
+            limit = raised;
+        }
+        if count > limit {
+            let how = if pr.limit.is_some() || matches!(size.tier, Tier::Eco | Tier::Basic) {
+                ""
+            } else {
+                "; set `limit` on the process to model a raised limit"
+            };
             return Err(ctx.err(
                 &p.key("count"),
                 format!(
-                    "{count} dynos exceed the platform limit of {} per process type for {} dynos (Heroku dyno scaling limits)",
-                    size.max_per_process, size.display
+                    "{count} dynos exceed the platform limit of {limit} per process type for {} dynos (Heroku dyno scaling limits){how}",
+                    size.display
                 ),
             ));
         }
+        let cpu_quota = match pr.cpu_quota {
+            None => None,
+            Some(q) if q.is_finite() && q > 0.0 && q <= f64::from(size.vcpus) => Some(q),
+            Some(q) => {
+                return Err(ctx.err(
+                    &p.key("cpu_quota"),
+                    format!(
+                        "must be more than 0 and at most the size's {} vCPU(s), found {q}",
+                        size.vcpus
+                    ),
+                ));
+            }
+        };
         let concurrency = pr.concurrency.unwrap_or(1);
         if concurrency < 1 {
             return Err(ctx.err(
@@ -588,13 +615,23 @@ fn build_app(
             size: size.clone(),
             count: count as u32,
             concurrency: concurrency as u32,
+            cpu_quota,
         });
+    }
+    if let Some(raised) = app.dyno_limit {
+        if raised < app_limit || raised > 100_000 {
+            return Err(ctx.err(
+                &path.key("dyno_limit"),
+                format!("a raised limit must be between the platform default ({app_limit}) and 100000, found {raised}"),
+            ));
+        }
+        app_limit = raised;
     }
     if total > app_limit {
         return Err(ctx.err(
             path,
             format!(
-                "app `{}` has {total} dynos; the platform allows {app_limit} per app",
+                "app `{}` has {total} dynos; the platform allows {app_limit} per app (set `dyno_limit` to model a raised limit)",
                 app.name
             ),
         ));
@@ -640,8 +677,19 @@ fn build_app(
             })
         }
     };
+    let region = match app.region.as_deref() {
+        None | Some("us") => "us",
+        Some("eu") => "eu",
+        Some(other) => {
+            return Err(ctx.err(
+                &path.key("region"),
+                format!("the Common Runtime has regions \"us\" and \"eu\", not `{other}` (other regions need a Private Space)"),
+            ));
+        }
+    };
     Ok(AppSpec {
         name: app.name.clone(),
+        region: region.to_string(),
         processes,
         workload,
     })
@@ -725,4 +773,231 @@ fn build_catalog(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<Catalog, ScenarioEr
         catalog.upsert(size);
     }
     Ok(catalog)
+}
+
+impl Ctx<'_> {
+    /// An optional number in `t`, within `[lo, hi]`.
+    fn num_in(
+        &self,
+        path: &KeyPath,
+        t: &toml::Table,
+        key: &str,
+        lo: f64,
+        hi: f64,
+    ) -> Result<Option<f64>, ScenarioError> {
+        let Some(v) = t.get(key) else { return Ok(None) };
+        let p = path.key(key);
+        let x = self.number(&p, v)?;
+        if x < lo || x > hi {
+            return Err(self.err(&p, format!("must be between {lo} and {hi}, found {x}")));
+        }
+        Ok(Some(x))
+    }
+
+    /// An optional duration in `t`, longer than zero.
+    fn positive_duration(
+        &self,
+        path: &KeyPath,
+        t: &toml::Table,
+        key: &str,
+    ) -> Result<Option<SimDuration>, ScenarioError> {
+        let Some(v) = t.get(key) else { return Ok(None) };
+        let p = path.key(key);
+        let d = self.duration_value(&p, v)?;
+        if d == SimDuration::ZERO {
+            return Err(self.err(&p, "must be longer than zero"));
+        }
+        Ok(Some(d))
+    }
+
+    fn choice<'v>(
+        &self,
+        path: &KeyPath,
+        t: &'v toml::Table,
+        key: &str,
+        allowed: &[&str],
+    ) -> Result<Option<&'v str>, ScenarioError> {
+        let Some(v) = t.get(key) else { return Ok(None) };
+        let p = path.key(key);
+        match v.as_str() {
+            Some(s) if allowed.contains(&s) => Ok(Some(s)),
+            _ => {
+                let hint = v
+                    .as_str()
+                    .and_then(|s| did_you_mean(s, allowed.iter().copied()))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                Err(self.err(
+                    &p,
+                    format!(
+                        "expected one of {}, found `{v}`{hint}",
+                        allowed
+                            .iter()
+                            .map(|a| format!("\"{a}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// `noise = "off"`, or `[noise]` with any of the `NoiseSpec` keys (defaults otherwise).
+fn build_noise(ctx: &Ctx<'_>, v: Option<&Value>) -> Result<Option<NoiseSpec>, ScenarioError> {
+    let p = KeyPath::root().key("noise");
+    let t = match v {
+        None => return Ok(Some(NoiseSpec::default())),
+        Some(Value::String(s)) if s == "off" => return Ok(None),
+        Some(Value::Table(t)) => t,
+        Some(other) => {
+            return Err(ctx.err(
+                &p,
+                format!("expected \"off\" or a table such as [noise] load = 0.6, found `{other}`"),
+            ));
+        }
+    };
+    ctx.known_keys(
+        &p,
+        t,
+        &[
+            "load",
+            "burstiness",
+            "sources",
+            "time_scale",
+            "contention",
+            "max_slowdown",
+            "speed_sigma_shared",
+            "speed_sigma_dedicated",
+            "drift_sigma_shared",
+            "drift_sigma_dedicated",
+            "drift_time",
+            "drift_step",
+        ],
+    )?;
+    let mut n = NoiseSpec::default();
+    if let Some(x) = ctx.num_in(&p, t, "load", 0.0, 1.0)? {
+        n.load = x;
+    }
+    if let Some(x) = ctx.num_in(&p, t, "burstiness", 1.0, 100.0)? {
+        n.burstiness = x;
+    }
+    if let Some(x) = ctx.num_in(&p, t, "sources", 1.0, 10_000.0)? {
+        if x.fract() != 0.0 {
+            return Err(ctx.err(&p.key("sources"), "must be a whole number"));
+        }
+        n.sources = x as u32;
+    }
+    if let Some(d) = ctx.positive_duration(&p, t, "time_scale")? {
+        n.time_scale = d;
+    }
+    if let Some(x) = ctx.num_in(&p, t, "contention", 0.0, 1.0)? {
+        n.contention = x;
+    }
+    if let Some(x) = ctx.num_in(&p, t, "max_slowdown", 1.0, 100.0)? {
+        n.max_slowdown = x;
+    }
+    for (key, slot) in [
+        ("speed_sigma_shared", &mut n.speed_sigma_shared),
+        ("speed_sigma_dedicated", &mut n.speed_sigma_dedicated),
+        ("drift_sigma_shared", &mut n.drift_sigma_shared),
+        ("drift_sigma_dedicated", &mut n.drift_sigma_dedicated),
+    ] {
+        if let Some(x) = ctx.num_in(&p, t, key, 0.0, 1.0)? {
+            *slot = x;
+        }
+    }
+    if let Some(d) = ctx.positive_duration(&p, t, "drift_time")? {
+        n.drift_time = d;
+    }
+    if let Some(d) = ctx.positive_duration(&p, t, "drift_step")? {
+        n.drift_step = d;
+    }
+    Ok(Some(n))
+}
+
+/// `[placement]`: policy and the shared pool's instances.
+fn build_placement(ctx: &Ctx<'_>, v: Option<&Value>) -> Result<PlacementSpec, ScenarioError> {
+    let mut spec = PlacementSpec::default();
+    let Some(v) = v else { return Ok(spec) };
+    let p = KeyPath::root().key("placement");
+    let t = ctx.table(&p, v, "a table such as [placement] policy = \"binpack\"")?;
+    ctx.known_keys(
+        &p,
+        t,
+        &[
+            "policy",
+            "instances",
+            "vcpus",
+            "memory_mb",
+            "speed",
+            "tenant_memory",
+        ],
+    )?;
+    if let Some(policy) = ctx.choice(&p, t, "policy", &["spread", "random", "binpack"])? {
+        spec.policy = match policy {
+            "random" => PlacementPolicy::Random,
+            "binpack" => PlacementPolicy::BinPack,
+            _ => PlacementPolicy::Spread,
+        };
+    }
+    let whole = |key: &str, x: f64| -> Result<(), ScenarioError> {
+        if x.fract() != 0.0 {
+            return Err(ctx.err(&p.key(key), "must be a whole number"));
+        }
+        Ok(())
+    };
+    if let Some(x) = ctx.num_in(&p, t, "instances", 1.0, 1_000_000.0)? {
+        whole("instances", x)?;
+        spec.shared.instances = x as u32;
+    }
+    if let Some(x) = ctx.num_in(&p, t, "vcpus", 1.0, 1024.0)? {
+        whole("vcpus", x)?;
+        spec.shared.instance.vcpus = x as u32;
+    }
+    if let Some(x) = ctx.num_in(&p, t, "memory_mb", 512.0, 1e8)? {
+        whole("memory_mb", x)?;
+        spec.shared.instance.memory_mb = x as u64;
+    }
+    if let Some(x) = ctx.num_in(&p, t, "speed", 0.01, 100.0)? {
+        spec.shared.instance.speed = x;
+    }
+    if let Some(x) = ctx.num_in(&p, t, "tenant_memory", 0.0, 0.99)? {
+        spec.shared.tenant_memory = x;
+    }
+    Ok(spec)
+}
+
+/// `[cpu]`: how caps are enforced.
+fn build_cpu(ctx: &Ctx<'_>, v: Option<&Value>) -> Result<CpuSpec, ScenarioError> {
+    let mut spec = CpuSpec::default();
+    let Some(v) = v else { return Ok(spec) };
+    let p = KeyPath::root().key("cpu");
+    let t = ctx.table(&p, v, "a table such as [cpu] mode = \"cfs\"")?;
+    ctx.known_keys(&p, t, &["mode", "period", "phase"])?;
+    if let Some(mode) = ctx.choice(&p, t, "mode", &["fluid", "cfs"])? {
+        spec.mode = if mode == "cfs" {
+            CpuMode::Cfs
+        } else {
+            CpuMode::Fluid
+        };
+    }
+    if let Some(d) = ctx.positive_duration(&p, t, "period")? {
+        spec.period = d;
+    }
+    match t.get("phase") {
+        None => {}
+        Some(Value::String(s)) if s == "random" => spec.phase = None,
+        Some(v) => {
+            let d = ctx.duration_value(&p.key("phase"), v)?;
+            if d >= spec.period {
+                return Err(ctx.err(
+                    &p.key("phase"),
+                    format!("must be shorter than the period ({})", spec.period),
+                ));
+            }
+            spec.phase = Some(d);
+        }
+    }
+    Ok(spec)
 }

@@ -1,0 +1,127 @@
+//! A host instance at run time: which dynos it runs, its neighbours and speed, and the CPU
+//! allocation among them.
+
+use super::cpu::{Claim, water_fill};
+use super::noise::{Drift, Neighbours, NoiseSpec};
+use super::placement::Instance;
+use crate::engine::{SeedTree, SimTime};
+
+pub(crate) struct Host {
+    pub instance: Instance,
+    pub cores: f64,
+    /// Global indices of the scenario's dynos on this host.
+    pub dynos: Vec<u32>,
+    pub neighbours: Option<Neighbours>,
+    pub drift: Option<Drift>,
+    /// Current speed of each core (instance speed x variability).
+    pub speed: f64,
+    pub contention: f64,
+    pub max_slowdown: f64,
+    // Scratch space for the allocation.
+    pub claims: Vec<Claim>,
+    pub alloc: Vec<f64>,
+    // Current totals, for statistics.
+    total_alloc: f64,
+    neighbour_alloc: f64,
+    total_demand: f64,
+    last: SimTime,
+    // Integrals over time (core-ns, speed-ns).
+    pub load_core_ns: f64,
+    pub neighbour_core_ns: f64,
+    pub speed_ns: f64,
+    pub peak_load: f64,
+    pub peak_demand: f64,
+}
+
+impl Host {
+    pub fn new(
+        instance: Instance,
+        index: usize,
+        noise: Option<&NoiseSpec>,
+        seeds: SeedTree,
+    ) -> Host {
+        let shared = instance.shared();
+        let cores = f64::from(instance.kind.vcpus);
+        // Streams are named by the instance, so a host's noise never depends on other hosts.
+        let stream = |what: &str| seeds.named(&format!("{what}/{}", instance.name)).stream();
+        let neighbours = match noise {
+            Some(n) if shared && n.load > 0.0 => {
+                Some(Neighbours::new(n, cores, stream("neighbours")))
+            }
+            _ => None,
+        };
+        let drift = noise.map(|n| Drift::new(n, shared, stream("speed")));
+        let speed = instance.kind.speed * drift.as_ref().map_or(1.0, Drift::factor);
+        let (contention, max_slowdown) = match noise {
+            Some(n) if shared => (n.contention, n.max_slowdown),
+            _ => (0.0, 1.0),
+        };
+        let _ = index;
+        Host {
+            cores,
+            dynos: instance.dynos.iter().map(|&d| d as u32).collect(),
+            instance,
+            neighbours,
+            drift,
+            speed,
+            contention,
+            max_slowdown,
+            claims: Vec::new(),
+            alloc: Vec::new(),
+            total_alloc: 0.0,
+            neighbour_alloc: 0.0,
+            total_demand: 0.0,
+            last: SimTime::ZERO,
+            load_core_ns: 0.0,
+            neighbour_core_ns: 0.0,
+            speed_ns: 0.0,
+            peak_load: 0.0,
+            peak_demand: 0.0,
+        }
+    }
+
+    /// Integrate the statistics up to `now`.
+    pub fn account(&mut self, now: SimTime) {
+        let dt = now.since(self.last).as_nanos() as f64;
+        if dt > 0.0 {
+            self.load_core_ns += dt * self.total_alloc;
+            self.neighbour_core_ns += dt * self.neighbour_alloc;
+            self.speed_ns += dt * self.speed;
+        }
+        self.last = now;
+    }
+
+    /// Split the cores among the claims already pushed to `claims` (the dynos', in `dynos`
+    /// order) plus the neighbours; results in `alloc`, neighbours last.
+    pub fn allocate(&mut self) {
+        if let Some(n) = &self.neighbours {
+            let a = n.demand();
+            self.claims.push(Claim {
+                weight: a,
+                demand: a,
+            });
+        }
+        self.alloc.clear();
+        self.alloc.resize(self.claims.len(), 0.0);
+        water_fill(self.cores, &self.claims, &mut self.alloc);
+        self.total_alloc = self.alloc.iter().sum();
+        self.total_demand = self.claims.iter().map(|c| c.demand).sum();
+        self.neighbour_alloc = if self.neighbours.is_some() {
+            self.alloc.last().copied().unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        self.peak_load = self.peak_load.max(self.total_alloc / self.cores);
+        self.peak_demand = self.peak_demand.max(self.total_demand / self.cores);
+    }
+
+    /// Speed of the cores given to a dyno that holds `own` of the `total_alloc` cores: co-runners
+    /// slow it down through shared caches and memory bandwidth.
+    pub fn speed_for(&self, own: f64) -> f64 {
+        if self.contention <= 0.0 {
+            return self.speed;
+        }
+        let others = (self.total_alloc - own).max(0.0);
+        self.speed / (1.0 + self.contention * others).min(self.max_slowdown)
+    }
+}

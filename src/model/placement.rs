@@ -1,0 +1,236 @@
+//! Instances, pools and the placement rules that put each dyno on an instance.
+//!
+//! The platform's rules (Heroku "Dyno Isolation"): Eco, Basic and Standard dynos "share an
+//! underlying compute instance with other dynos"; Performance, Private, Shield and Fir dynos
+//! "don't share their underlying compute instance". So shared-tier dynos go to a region's shared
+//! pool, among other tenants' dynos, and every dedicated-tier dyno gets an instance of its own.
+//! Spaces (a later model) will add per-space pools; `PoolKey` is the seam.
+
+use super::AppSpec;
+use crate::engine::RngStream;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A machine type: cores, memory and speed relative to the reference core.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InstanceType {
+    pub vcpus: u32,
+    pub memory_mb: u64,
+    /// Speed of each core relative to the reference core (1.0).
+    pub speed: f64,
+}
+
+/// How shared-tier dynos are spread over a shared pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlacementPolicy {
+    /// As few of the scenario's dynos per instance as the pool allows (round robin).
+    Spread,
+    /// Each dyno on a uniformly random instance with room for it.
+    Random,
+    /// First fit by memory: fill an instance before using the next.
+    BinPack,
+}
+
+impl PlacementPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlacementPolicy::Spread => "spread",
+            PlacementPolicy::Random => "random",
+            PlacementPolicy::BinPack => "binpack",
+        }
+    }
+}
+
+/// The Common Runtime's shared pool of one region.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SharedPoolSpec {
+    pub instance: InstanceType,
+    /// Instances in the pool that can take the scenario's dynos.
+    pub instances: u32,
+    /// Fraction of each shared instance's memory already taken by other tenants' dynos.
+    pub tenant_memory: f64,
+}
+
+/// Placement settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlacementSpec {
+    pub policy: PlacementPolicy,
+    pub shared: SharedPoolSpec,
+}
+
+impl Default for PlacementSpec {
+    /// Assumption: Heroku publishes no host types. A third party inferred (2019) that standard
+    /// dynos ran on EC2 r3.2xlarge hosts: 8 vCPU, 61 GiB (heroku-dynos.md section 1, [3P/U]).
+    fn default() -> Self {
+        PlacementSpec {
+            policy: PlacementPolicy::Spread,
+            shared: SharedPoolSpec {
+                instance: InstanceType {
+                    vcpus: 8,
+                    memory_mb: 62_464,
+                    speed: 1.0,
+                },
+                instances: 100,
+                tenant_memory: 0.75,
+            },
+        }
+    }
+}
+
+/// Which pool an instance belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PoolKey {
+    /// The Common Runtime's shared pool of a region.
+    Shared(String),
+    /// An instance of its own for one dedicated-tier dyno.
+    Dedicated,
+}
+
+/// One instance that hosts at least one of the scenario's dynos.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// Stable name, e.g. `shared.us.3` or `dedicated.7`.
+    pub name: String,
+    pub pool: PoolKey,
+    pub kind: InstanceType,
+    /// Memory taken by other tenants' dynos.
+    pub tenant_memory_mb: u64,
+    /// Global indices of the scenario's dynos placed here.
+    pub dynos: Vec<usize>,
+    /// Apps owning those dynos.
+    pub apps: Vec<usize>,
+}
+
+impl Instance {
+    pub fn shared(&self) -> bool {
+        matches!(self.pool, PoolKey::Shared(_))
+    }
+}
+
+/// Where every dyno runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub instances: Vec<Instance>,
+    /// Instance index of each dyno (global dyno order: apps, processes, dyno number).
+    pub of_dyno: Vec<usize>,
+}
+
+/// A formation that cannot be placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacementError {
+    pub app: usize,
+    pub process: usize,
+    pub message: String,
+}
+
+impl fmt::Display for PlacementError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The state of one region's shared pool while placing: pool slot -> instance index, free memory
+/// per pool slot, and the round-robin cursor of the spread policy.
+type RegionPool = (BTreeMap<u32, usize>, Vec<u64>, u32);
+
+/// Place every dyno of `apps`. `rng` is used only by the random policy.
+pub fn place(
+    apps: &[AppSpec],
+    spec: &PlacementSpec,
+    rng: &mut RngStream,
+) -> Result<Placement, PlacementError> {
+    let mut instances: Vec<Instance> = Vec::new();
+    let mut of_dyno = Vec::new();
+    let mut pools: BTreeMap<String, RegionPool> = BTreeMap::new();
+    let pool_memory = spec.shared.instance.memory_mb;
+    let tenant_mb = (pool_memory as f64 * spec.shared.tenant_memory).round() as u64;
+    let mut dedicated = 0usize;
+    for (a, app) in apps.iter().enumerate() {
+        for (p, proc_) in app.processes.iter().enumerate() {
+            let need = proc_.size.ram_mb;
+            for _ in 0..proc_.count {
+                let dyno = of_dyno.len();
+                if !proc_.size.tier.shares_host() {
+                    // An instance of its own: the dyno's cores and memory, nobody else's.
+                    instances.push(Instance {
+                        name: format!("dedicated.{dedicated}"),
+                        pool: PoolKey::Dedicated,
+                        kind: InstanceType {
+                            vcpus: proc_.size.vcpus,
+                            memory_mb: proc_.size.ram_mb,
+                            speed: 1.0,
+                        },
+                        tenant_memory_mb: 0,
+                        dynos: vec![dyno],
+                        apps: vec![a],
+                    });
+                    dedicated += 1;
+                    of_dyno.push(instances.len() - 1);
+                    continue;
+                }
+                let (slots, free, next) = pools.entry(app.region.clone()).or_insert_with(|| {
+                    (
+                        BTreeMap::new(),
+                        vec![pool_memory.saturating_sub(tenant_mb); spec.shared.instances as usize],
+                        0,
+                    )
+                });
+                let n = free.len() as u32;
+                let fits = |s: u32, free: &[u64]| free[s as usize] >= need;
+                let slot = match spec.policy {
+                    PlacementPolicy::Spread => {
+                        // Round robin from where the last dyno went, skipping full instances.
+                        let found = (0..n).map(|i| (*next + i) % n).find(|&s| fits(s, free));
+                        if let Some(s) = found {
+                            *next = (s + 1) % n.max(1);
+                        }
+                        found
+                    }
+                    PlacementPolicy::BinPack => (0..n).find(|&s| fits(s, free)),
+                    PlacementPolicy::Random => {
+                        let open: Vec<u32> = (0..n).filter(|&s| fits(s, free)).collect();
+                        if open.is_empty() {
+                            None
+                        } else {
+                            Some(open[rng.below(open.len() as u64) as usize])
+                        }
+                    }
+                };
+                let Some(slot) = slot else {
+                    return Err(PlacementError {
+                        app: a,
+                        process: p,
+                        message: format!(
+                            "the shared pool of region `{}` has no instance with {} MB free for a {} dyno ({} instances of {} MB, {:.0}% taken by other tenants); raise [placement] instances",
+                            app.region,
+                            need,
+                            proc_.size.display,
+                            n,
+                            pool_memory,
+                            spec.shared.tenant_memory * 100.0
+                        ),
+                    });
+                };
+                free[slot as usize] -= need;
+                let idx = *slots.entry(slot).or_insert_with(|| {
+                    instances.push(Instance {
+                        name: format!("shared.{}.{slot}", app.region),
+                        pool: PoolKey::Shared(app.region.clone()),
+                        kind: spec.shared.instance,
+                        tenant_memory_mb: tenant_mb,
+                        dynos: Vec::new(),
+                        apps: Vec::new(),
+                    });
+                    instances.len() - 1
+                });
+                let inst = &mut instances[idx];
+                inst.dynos.push(dyno);
+                if !inst.apps.contains(&a) {
+                    inst.apps.push(a);
+                }
+                of_dyno.push(idx);
+            }
+        }
+    }
+    Ok(Placement { instances, of_dyno })
+}
