@@ -258,7 +258,11 @@ fn describe(s: &Scenario, folder: &std::path::Path) -> String {
                         w.arrivals.mean_rate()
                     );
                 } else if let Some(w) = app.workload.as_ref().filter(|w| w.process == i) {
-                    let cores = f64::from(pr.count) * f64::from(pr.size.vcpus.min(pr.concurrency));
+                    let per_dyno = pr
+                        .cpu_quota
+                        .unwrap_or(f64::from(pr.size.vcpus))
+                        .min(f64::from(pr.concurrency));
+                    let cores = f64::from(pr.count) * per_dyno;
                     let rho = w.arrivals.mean_rate() * w.cpu.mean() / cores;
                     let _ = write!(
                         line,

@@ -50,9 +50,19 @@ fn build(apps: &[(String, Vec<(usize, u32)>)]) -> Vec<AppSpec> {
                     count,
                     concurrency: 1,
                     cpu_quota: None,
+                    lifecycle: dynosim::model::ProcessLifecycle {
+                        boot: dynosim::model::Dist::Constant(1.0),
+                        boot_timeout: None,
+                        crash_mtbf: None,
+                        memory: Default::default(),
+                    },
                 })
                 .collect(),
             workload: None,
+            deploys: Vec::new(),
+            preboot: false,
+            crashes: Vec::new(),
+            filesystem: None,
         })
         .collect()
 }

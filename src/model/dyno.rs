@@ -90,11 +90,47 @@ impl Cfs {
     }
 }
 
+/// Where a dyno incarnation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Started, not yet listening: the router does not send it requests.
+    Booting,
+    /// Serving.
+    Up,
+    /// SIGTERM sent: finishing what it holds, taking nothing new.
+    Draining,
+    /// Stopped, crashed or killed; its filesystem is gone.
+    Dead,
+}
+
+/// One start of a dyno ("incarnation"): its own CPU state, slots, memory and filesystem.
+/// The dyno's name (`web.3`) belongs to its slot and survives restarts; everything here does not.
 /// Work units are nanoseconds of one reference core.
 pub(crate) struct Dyno {
     pub process: u32,
     /// 1-based index within its process (`web.3` has index 3).
     pub index: u32,
+    /// Global slot index and which start of that slot this is (0 = first).
+    pub slot: u32,
+    pub incarnation: u32,
+    pub state: State,
+    pub started: SimTime,
+    pub up_at: SimTime,
+    /// This boot will exceed the boot timeout (R10).
+    pub boot_fails: bool,
+    /// Requests assigned to it (backlog and slots).
+    pub in_flight: u32,
+    pub last_request: SimTime,
+    /// Files written on its ephemeral filesystem: client -> bytes.
+    pub files: std::collections::HashMap<u32, u64>,
+    pub fs_bytes: u64,
+    /// Local cache: one bit per item.
+    pub cache: Vec<u64>,
+    /// Above the memory quota (R14), and since when.
+    pub r14: bool,
+    pub r14_since: SimTime,
+    /// Incremented on every reschedule of the memory event.
+    pub mem_epoch: u32,
     /// Host instance index.
     pub host: u32,
     /// Most cores the dyno may use at once (its vCPUs, or a lower quota).
@@ -119,24 +155,40 @@ pub(crate) struct Dyno {
     pub epoch: u32,
     pub cfs: Option<Cfs>,
     // Counters.
-    pub served: u64,
     /// CPU time received (core-ns), what `cpuacct.usage` would show.
     pub cpu_ns: f64,
-    pub max_backlog: usize,
 }
 
 impl Dyno {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         process: u32,
         index: u32,
+        slot: u32,
+        incarnation: u32,
         host: u32,
         cap: f64,
         weight: f64,
         concurrency: u32,
+        now: SimTime,
     ) -> Dyno {
         Dyno {
             process,
             index,
+            slot,
+            incarnation,
+            state: State::Booting,
+            started: now,
+            up_at: now,
+            boot_fails: false,
+            in_flight: 0,
+            last_request: now,
+            files: std::collections::HashMap::new(),
+            fs_bytes: 0,
+            cache: Vec::new(),
+            r14: false,
+            r14_since: now,
+            mem_epoch: 0,
             host,
             cap,
             weight,
@@ -147,12 +199,10 @@ impl Dyno {
             vwork: 0.0,
             rate: 0.0,
             alloc: 0.0,
-            last_update: SimTime::ZERO,
+            last_update: now,
             epoch: 0,
             cfs: None,
-            served: 0,
             cpu_ns: 0.0,
-            max_backlog: 0,
         }
     }
 
@@ -218,6 +268,33 @@ impl Dyno {
         let changed = rate != self.rate;
         self.rate = rate;
         changed
+    }
+
+    /// Whether the cache holds `item`.
+    pub fn cached(&self, item: u32) -> bool {
+        self.cache
+            .get(item as usize / 64)
+            .is_some_and(|w| w >> (item % 64) & 1 == 1)
+    }
+
+    /// Put `item` in the cache.
+    pub fn cache_insert(&mut self, item: u32) {
+        let w = item as usize / 64;
+        if self.cache.len() <= w {
+            self.cache.resize(w + 1, 0);
+        }
+        self.cache[w] |= 1 << (item % 64);
+    }
+
+    /// Forget every request in the CPU phase (the dyno died); stale completions are ignored.
+    pub fn clear_running(&mut self) {
+        self.running.clear();
+        self.backlog.clear();
+        self.busy_slots = 0;
+        self.in_flight = 0;
+        self.rate = 0.0;
+        self.alloc = 0.0;
+        self.epoch = self.epoch.wrapping_add(1);
     }
 
     /// Time of the next CPU completion at the current rate; bumps `epoch`.

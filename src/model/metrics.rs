@@ -11,18 +11,43 @@ use hdrhistogram::Histogram;
 pub enum Status {
     /// A response reached the client.
     Ok,
+    /// H10: no dyno of the process is up or starting (all crashed or backing off).
+    H10,
     /// H12: no response within the request timeout (30 s); the dyno keeps working on it.
     H12,
+    /// H13: the dyno died (crash, kill, R15) while it held the request.
+    H13,
     /// H14: the process has no dynos running, so the router answers at once.
     H14,
+    /// H20: the router held the request while dynos booted or woke, and gave up.
+    H20,
+}
+
+impl Status {
+    /// Error codes in column order (`errors_h10`, ...).
+    pub const ERRORS: [Status; 5] = [
+        Status::H10,
+        Status::H12,
+        Status::H13,
+        Status::H14,
+        Status::H20,
+    ];
+
+    /// Index in [`Status::ERRORS`].
+    pub fn error_index(self) -> Option<usize> {
+        Status::ERRORS.iter().position(|s| *s == self)
+    }
 }
 
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
+            Status::H10 => "H10",
             Status::H12 => "H12",
+            Status::H13 => "H13",
             Status::H14 => "H14",
+            Status::H20 => "H20",
         }
     }
 }
@@ -43,9 +68,13 @@ pub struct RequestRecord {
     pub id: u64,
     pub app: usize,
     pub process: usize,
-    /// 1-based dyno index within the process (`web.<dyno>`).
+    /// 1-based dyno index within the process (`web.<dyno>`), 0 if no dyno took it.
     pub dyno: u32,
+    /// Which start of that dyno served it (0 = the first).
+    pub incarnation: u32,
     pub arrival_ns: u64,
+    /// When the dyno started working on it (0 if it never did).
+    pub service_start_ns: u64,
     /// Time the client got its answer (response or error), minus arrival.
     pub latency_ns: u64,
     pub status: Status,
@@ -235,10 +264,9 @@ pub struct ProcessResult {
     /// Requests that arrived after the warmup.
     pub requests: u64,
     pub completed: u64,
-    /// All errors; `errors_h12` breaks them down.
+    /// All errors; `errors_by_code` breaks them down in [`Status::ERRORS`] order.
     pub errors: u64,
-    pub errors_h12: u64,
-    pub errors_h14: u64,
+    pub errors_by_code: [u64; 5],
     /// Counted requests whose outcome was still open when the run ended (found by scanning the
     /// live requests, independently of the other counters).
     pub in_flight: u64,
@@ -259,6 +287,25 @@ pub struct ProcessResult {
     pub window_cov_p99: f64,
     /// Monthly list price of the formation.
     pub cost_usd_month: f64,
+    /// Restarts of its dynos (all causes), files and bytes lost with them.
+    pub restarts: u64,
+    pub files_lost: u64,
+    pub bytes_lost: u64,
+    /// Local cache hits / (hits + misses); NaN without a cache.
+    pub cache_hit_ratio: f64,
+    /// Total extra wait from cache misses, seconds.
+    pub cold_penalty_s: f64,
+    /// Sticky reads, and those that missed because the file was on another dyno or lost in a
+    /// restart of this one.
+    pub sticky_reads: u64,
+    pub sticky_miss_other_dyno: u64,
+    pub sticky_miss_restart: u64,
+}
+
+impl ProcessResult {
+    pub fn errors_h(&self, code: Status) -> u64 {
+        code.error_index().map_or(0, |i| self.errors_by_code[i])
+    }
 }
 
 /// Counters for one dyno.
@@ -270,8 +317,27 @@ pub struct DynoResult {
     pub dyno: String,
     pub size: String,
     pub tier: Tier,
-    /// Times the dyno restarted (no lifecycle events are modelled yet, so always 0).
+    /// Times the dyno restarted, in total and by cause.
     pub restarts: u64,
+    pub restarts_cycle: u64,
+    pub restarts_deploy: u64,
+    pub restarts_crash: u64,
+    pub restarts_r10: u64,
+    pub restarts_r15: u64,
+    pub sleeps: u64,
+    /// Time up (serving), seconds.
+    pub uptime_s: f64,
+    /// Time above its memory quota (R14), seconds.
+    pub r14_s: f64,
+    pub bytes_written: u64,
+    pub bytes_lost: u64,
+    pub files_lost: u64,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    pub cold_penalty_s: f64,
+    pub sticky_reads: u64,
+    pub sticky_miss_other_dyno: u64,
+    pub sticky_miss_restart: u64,
     /// Requests whose work finished on this dyno (including ones the client had given up on).
     pub served: u64,
     /// Busy core-seconds divided by available core-seconds.
@@ -283,6 +349,22 @@ pub struct DynoResult {
     /// Time throttled by CFS quota.
     pub throttled_s: f64,
     pub max_backlog: u64,
+}
+
+/// A lifecycle event of a dyno (boot, up, cycle, sigterm, stop, kill, crash, backoff, r10, r14,
+/// r15, sleep, wake, deploy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecycleEvent {
+    pub time_ns: u64,
+    pub app: usize,
+    pub process: usize,
+    /// 1-based dyno number (0 for process-wide events such as `deploy`).
+    pub dyno: u32,
+    /// Which start of the dyno (0 = first).
+    pub incarnation: u32,
+    pub instance: String,
+    pub event: &'static str,
+    pub detail: String,
 }
 
 /// Load statistics of one host instance.
@@ -316,6 +398,7 @@ pub struct JobResult {
     pub dynos: Vec<DynoResult>,
     pub windows: Vec<WindowRow>,
     pub instances: Vec<InstanceResult>,
+    pub lifecycle: Vec<LifecycleEvent>,
     /// Events handled by the engine.
     pub events: u64,
     /// Requests generated (including warmup).

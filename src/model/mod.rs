@@ -19,8 +19,8 @@ pub use catalog::{Catalog, Generation, Size, Tier};
 pub use cpu::{CpuMode, CpuSpec};
 pub use dist::Dist;
 pub use metrics::{
-    DynoResult, InstanceResult, JobResult, LatencySummary, ProcessResult, RequestRecord, Status,
-    WindowRow, cov,
+    DynoResult, InstanceResult, JobResult, LatencySummary, LifecycleEvent, ProcessResult,
+    RequestRecord, Status, WindowRow, cov,
 };
 pub use noise::NoiseSpec;
 pub use placement::{
@@ -64,6 +64,40 @@ pub struct Workload {
     pub wait: Dist,
 }
 
+/// Memory use of one dyno: `base + per_request x in-flight + growth x uptime + files written`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemorySpec {
+    pub base_mb: f64,
+    pub per_request_mb: f64,
+    pub growth_mb_per_h: f64,
+    /// Factor by which the dyno's CPU slows while it swaps (above its quota, R14).
+    pub swap_slowdown: f64,
+}
+
+impl Default for MemorySpec {
+    /// Assumption: a modest steady footprint and no leak unless the scenario says so.
+    fn default() -> Self {
+        MemorySpec {
+            base_mb: 150.0,
+            per_request_mb: 0.0,
+            growth_mb_per_h: 0.0,
+            swap_slowdown: 3.0,
+        }
+    }
+}
+
+/// Dyno lifecycle of one process type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessLifecycle {
+    /// Time from start to listening on $PORT.
+    pub boot: Dist,
+    /// R10 boot timeout (web processes only: workers need not bind a port).
+    pub boot_timeout: Option<SimDuration>,
+    /// Mean time between crashes while up (exponential), if the app crashes at all.
+    pub crash_mtbf: Option<SimDuration>,
+    pub memory: MemorySpec,
+}
+
 /// One process type of an app (`web`, `worker`, ...) and its formation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessSpec {
@@ -75,6 +109,35 @@ pub struct ProcessSpec {
     pub concurrency: u32,
     /// CPU cap in cores below the size's vCPUs (a CFS quota in `cfs` mode), if any.
     pub cpu_quota: Option<f64>,
+    pub lifecycle: ProcessLifecycle,
+}
+
+/// The ephemeral filesystem and local cache of an app's dynos.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilesystemSpec {
+    /// Size of the deployed code every dyno starts from.
+    pub slug_mb: f64,
+    /// Chance that a request writes a file (its client's, replacing the previous one).
+    pub write_probability: f64,
+    /// Mean size of a written file (exponential), KiB.
+    pub write_kb: f64,
+    /// Chance that a request reads back the file its client wrote earlier ("sticky" state).
+    pub read_probability: f64,
+    /// Distinct clients sending the requests.
+    pub clients: u32,
+    /// Distinct cacheable items (0: no cache); requests pick one by a Zipf law.
+    pub cache_items: u32,
+    pub cache_zipf: f64,
+    /// Extra wait on a cache miss (fetching, compiling).
+    pub cache_miss: Dist,
+}
+
+/// A crash the scenario schedules: `process` (index in the app), dyno number (1-based), time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScheduledCrash {
+    pub at: SimDuration,
+    pub process: usize,
+    pub dyno: u32,
 }
 
 /// An app: process types and the workload routed to it.
@@ -85,6 +148,57 @@ pub struct AppSpec {
     pub region: String,
     pub processes: Vec<ProcessSpec>,
     pub workload: Option<Workload>,
+    /// Deploy times: every dyno restarts (preboot, rolling or all at once).
+    pub deploys: Vec<SimDuration>,
+    /// Preboot enabled (Standard and Performance web dynos only).
+    pub preboot: bool,
+    pub crashes: Vec<ScheduledCrash>,
+    pub filesystem: Option<FilesystemSpec>,
+}
+
+/// Platform-wide lifecycle rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecycleSpec {
+    /// Daily cycling: each dyno restarts `cycle_base + U(0, cycle_jitter)` after it started.
+    pub cycling: bool,
+    pub cycle_base: SimDuration,
+    pub cycle_jitter: SimDuration,
+    /// SIGTERM grace before SIGKILL.
+    pub drain: SimDuration,
+    /// How long the router holds a request while dynos boot or wake (H20 beyond).
+    pub router_hold: SimDuration,
+    /// Eco web dynos sleep after `sleep_after` without traffic.
+    pub eco_sleep: bool,
+    pub sleep_after: SimDuration,
+    /// Time from the first request to a sleeping eco dyno being up.
+    pub wake: Dist,
+    /// A dyno up this long resets its crash backoff.
+    pub backoff_reset: SimDuration,
+    /// Waits before restarting after the 1st, 2nd, ... consecutive crash (the last repeats).
+    pub backoff: Vec<SimDuration>,
+    /// With preboot, old dynos get SIGTERM this long after the deploy.
+    pub preboot_window: SimDuration,
+}
+
+impl Default for LifecycleSpec {
+    /// Heroku's documented rules (heroku-dynos.md section 4); `wake` and `backoff_reset` are
+    /// assumptions (no official figure).
+    fn default() -> Self {
+        let min = |m: u64| SimDuration::from_secs(60 * m);
+        LifecycleSpec {
+            cycling: true,
+            cycle_base: SimDuration::from_secs(86_400),
+            cycle_jitter: min(216),
+            drain: SimDuration::from_secs(30),
+            router_hold: SimDuration::from_secs(75),
+            eco_sleep: true,
+            sleep_after: min(30),
+            wake: Dist::lognormal_from_median_p99(5.0, 15.0),
+            backoff_reset: min(10),
+            backoff: vec![min(0), min(20), min(40), min(60), min(180), min(320)],
+            preboot_window: min(3),
+        }
+    }
 }
 
 /// Network delays.
@@ -110,5 +224,6 @@ pub struct SimConfig {
     pub noise: Option<NoiseSpec>,
     pub placement: PlacementSpec,
     pub cpu: CpuSpec,
+    pub lifecycle: LifecycleSpec,
     pub apps: Vec<AppSpec>,
 }

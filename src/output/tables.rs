@@ -65,7 +65,19 @@ pub struct Tables {
     windows: (Csv, PathBuf),
     dynos: (Csv, PathBuf),
     instances: (Csv, PathBuf),
+    events: (Csv, PathBuf),
 }
+
+pub const EVENT_COLUMNS: &[&str] = &[
+    "time_s",
+    "app",
+    "process",
+    "dyno",
+    "incarnation",
+    "instance",
+    "event",
+    "detail",
+];
 
 pub const SUMMARY_COLUMNS: &[&str] = &[
     "seed",
@@ -78,8 +90,11 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "requests",
     "completed",
     "errors",
+    "errors_h10",
     "errors_h12",
+    "errors_h13",
     "errors_h14",
+    "errors_h20",
     "in_flight",
     "mean_ms",
     "p50_ms",
@@ -99,6 +114,14 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "window_cov_p50",
     "window_cov_p99",
     "cost_usd_month",
+    "restarts",
+    "files_lost",
+    "bytes_lost",
+    "cache_hit_ratio",
+    "cold_penalty_s",
+    "sticky_reads",
+    "sticky_miss_other_dyno",
+    "sticky_miss_restart",
 ];
 
 pub const WINDOW_COLUMNS: &[&str] = &[
@@ -125,11 +148,29 @@ pub const DYNO_COLUMNS: &[&str] = &[
     "tier",
     "instance",
     "restarts",
+    "restarts_cycle",
+    "restarts_deploy",
+    "restarts_crash",
+    "restarts_r10",
+    "restarts_r15",
+    "sleeps",
+    "uptime_s",
+    "r14_s",
     "served",
     "cpu_utilization",
     "cpu_s",
     "throttled_s",
     "max_backlog",
+    "bytes_written",
+    "bytes_lost",
+    "files_lost",
+    "cache_hits",
+    "cache_misses",
+    "cache_hit_ratio",
+    "cold_penalty_s",
+    "sticky_reads",
+    "sticky_miss_other_dyno",
+    "sticky_miss_restart",
 ];
 
 pub const INSTANCE_COLUMNS: &[&str] = &[
@@ -171,7 +212,9 @@ pub const REQUEST_COLUMNS: &[&str] = &[
     "app",
     "process",
     "dyno",
+    "incarnation",
     "arrival_s",
+    "service_start_s",
     "latency_ms",
     "status",
     "network_ms",
@@ -196,6 +239,7 @@ impl Tables {
             windows: open(dir, "windows.csv")?,
             dynos: open(dir, "dynos.csv")?,
             instances: open(dir, "instances.csv")?,
+            events: open(dir, "events.csv")?,
         };
         let keys = key_header(scenario);
         for (w, cols) in [
@@ -203,6 +247,7 @@ impl Tables {
             (&mut t.windows, WINDOW_COLUMNS),
             (&mut t.dynos, DYNO_COLUMNS),
             (&mut t.instances, INSTANCE_COLUMNS),
+            (&mut t.events, EVENT_COLUMNS),
         ] {
             let header: Vec<String> = keys
                 .iter()
@@ -232,8 +277,11 @@ impl Tables {
                 p.requests.to_string(),
                 p.completed.to_string(),
                 p.errors.to_string(),
-                p.errors_h12.to_string(),
-                p.errors_h14.to_string(),
+                p.errors_by_code[0].to_string(),
+                p.errors_by_code[1].to_string(),
+                p.errors_by_code[2].to_string(),
+                p.errors_by_code[3].to_string(),
+                p.errors_by_code[4].to_string(),
                 p.in_flight.to_string(),
                 fmt_f64(l.mean_ms, 4),
                 fmt_f64(l.p50_ms, 4),
@@ -253,6 +301,14 @@ impl Tables {
                 fmt_f64(p.window_cov_p50, 6),
                 fmt_f64(p.window_cov_p99, 6),
                 fmt_f64(p.cost_usd_month, 2),
+                p.restarts.to_string(),
+                p.files_lost.to_string(),
+                p.bytes_lost.to_string(),
+                fmt_f64(p.cache_hit_ratio, 6),
+                fmt_f64(p.cold_penalty_s, 3),
+                p.sticky_reads.to_string(),
+                p.sticky_miss_other_dyno.to_string(),
+                p.sticky_miss_restart.to_string(),
             ]);
             self.summary
                 .0
@@ -293,6 +349,7 @@ impl Tables {
         }
         for d in &r.dynos {
             let mut rec = keys.clone();
+            let total = d.cache_hits + d.cache_misses;
             rec.extend([
                 d.app.clone(),
                 d.process.clone(),
@@ -301,11 +358,36 @@ impl Tables {
                 d.tier.to_string(),
                 d.instance.clone(),
                 d.restarts.to_string(),
+                d.restarts_cycle.to_string(),
+                d.restarts_deploy.to_string(),
+                d.restarts_crash.to_string(),
+                d.restarts_r10.to_string(),
+                d.restarts_r15.to_string(),
+                d.sleeps.to_string(),
+                fmt_f64(d.uptime_s, 3),
+                fmt_f64(d.r14_s, 3),
                 d.served.to_string(),
                 fmt_f64(d.cpu_utilization, 6),
                 fmt_f64(d.cpu_s, 3),
                 fmt_f64(d.throttled_s, 3),
                 d.max_backlog.to_string(),
+                d.bytes_written.to_string(),
+                d.bytes_lost.to_string(),
+                d.files_lost.to_string(),
+                d.cache_hits.to_string(),
+                d.cache_misses.to_string(),
+                fmt_f64(
+                    if total == 0 {
+                        f64::NAN
+                    } else {
+                        d.cache_hits as f64 / total as f64
+                    },
+                    6,
+                ),
+                fmt_f64(d.cold_penalty_s, 3),
+                d.sticky_reads.to_string(),
+                d.sticky_miss_other_dyno.to_string(),
+                d.sticky_miss_restart.to_string(),
             ]);
             self.dynos
                 .0
@@ -333,6 +415,34 @@ impl Tables {
                 .write_record(&rec)
                 .map_err(|e| csv_err(&self.instances.1, e))?;
         }
+        for e in &r.lifecycle {
+            let cfg = &rows.scenario.points[rows.job.point].config;
+            let app = &cfg.apps[e.app];
+            let process = &app.processes[e.process].name;
+            let mut rec = keys.clone();
+            rec.extend([
+                fmt_f64(e.time_ns as f64 * 1e-9, 6),
+                app.name.clone(),
+                process.clone(),
+                if e.dyno == 0 {
+                    String::new()
+                } else {
+                    format!("{process}.{}", e.dyno)
+                },
+                if e.dyno == 0 {
+                    String::new()
+                } else {
+                    e.incarnation.to_string()
+                },
+                e.instance.clone(),
+                e.event.to_string(),
+                e.detail.clone(),
+            ]);
+            self.events
+                .0
+                .write_record(&rec)
+                .map_err(|e| csv_err(&self.events.1, e))?;
+        }
         Ok(())
     }
 
@@ -343,6 +453,7 @@ impl Tables {
             &mut self.windows,
             &mut self.dynos,
             &mut self.instances,
+            &mut self.events,
         ]
         .map(|(w, p)| (w, p.clone()))
         {
@@ -538,7 +649,17 @@ impl RequestObserver for RequestCsv {
             } else {
                 format!("{process}.{}", r.dyno)
             },
+            if r.dyno == 0 {
+                String::new()
+            } else {
+                r.incarnation.to_string()
+            },
             fmt_f64(r.arrival_ns as f64 * 1e-9, 9),
+            if r.service_start_ns == 0 {
+                String::new()
+            } else {
+                fmt_f64(r.service_start_ns as f64 * 1e-9, 9)
+            },
             ms(r.latency_ns),
             r.status.as_str().to_string(),
         ]);

@@ -27,6 +27,8 @@ pub struct RawScenario {
     pub placement: Option<toml::Value>,
     /// CPU cap enforcement (`mode = "fluid" | "cfs"`, `period`, `phase`).
     pub cpu: Option<toml::Value>,
+    /// Platform lifecycle rules (cycling, drain, sleep, backoff); a table, see `validate`.
+    pub lifecycle: Option<toml::Value>,
     #[serde(default)]
     pub app: Vec<RawApp>,
     /// Dotted path -> list of values, in file order.
@@ -52,6 +54,14 @@ pub struct RawApp {
     pub region: Option<String>,
     /// Raised limit of dynos per app (platform default 100 on Cedar, 255 on Fir).
     pub dyno_limit: Option<i64>,
+    /// Deploy times (durations from the start).
+    pub deploys: Option<Vec<toml::Value>>,
+    /// Preboot feature enabled (Standard and Performance web dynos).
+    pub preboot: Option<bool>,
+    /// Crashes at given times: `[[app.crash]] at = "2h", process = "web", dyno = 1`.
+    pub crash: Option<Vec<toml::Value>>,
+    /// Ephemeral filesystem and local cache; a table, see `validate`.
+    pub filesystem: Option<toml::Value>,
     #[serde(default)]
     pub process: Vec<RawProcess>,
     pub workload: Option<RawWorkload>,
@@ -69,6 +79,14 @@ pub struct RawProcess {
     pub cpu_quota: Option<f64>,
     /// Raised limit of dynos for this process type.
     pub limit: Option<i64>,
+    /// Boot time distribution.
+    pub boot: Option<toml::Value>,
+    /// R10 boot timeout (web processes).
+    pub boot_timeout: Option<String>,
+    /// Mean time between crashes while up.
+    pub crash_mtbf: Option<String>,
+    /// Memory model; a table, see `validate`.
+    pub memory: Option<toml::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

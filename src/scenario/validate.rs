@@ -5,8 +5,9 @@ use super::raw::{RawApp, RawScenario};
 use super::units::parse_duration;
 use crate::engine::SimDuration;
 use crate::model::{
-    AppSpec, Arrivals, Catalog, CpuMode, CpuSpec, Dist, NetworkSpec, NoiseSpec, PlacementPolicy,
-    PlacementSpec, ProcessSpec, SimConfig, Size, Tier, Workload,
+    AppSpec, Arrivals, Catalog, CpuMode, CpuSpec, Dist, FilesystemSpec, LifecycleSpec, MemorySpec,
+    NetworkSpec, NoiseSpec, PlacementPolicy, PlacementSpec, ProcessLifecycle, ProcessSpec,
+    SimConfig, Size, Tier, Workload,
 };
 use std::collections::HashSet;
 use std::path::Path;
@@ -453,6 +454,7 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
     let noise = build_noise(ctx, raw.noise.as_ref())?;
     let placement = build_placement(ctx, raw.placement.as_ref())?;
     let cpu = build_cpu(ctx, raw.cpu.as_ref())?;
+    let lifecycle = build_lifecycle(ctx, raw.lifecycle.as_ref())?;
     let router_dyno_rtt = match raw.network.as_ref().and_then(|n| n.latency.as_ref()) {
         Some(v) => ctx.dist(&root.key("network").key("latency"), v)?,
         None => default_network(),
@@ -482,6 +484,7 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
             noise,
             placement,
             cpu,
+            lifecycle,
             apps,
         },
         Settings {
@@ -515,8 +518,13 @@ fn build_app(
     let mut processes = Vec::new();
     let mut total = 0i64;
     let mut app_limit = 100;
+    let web_name = app
+        .workload
+        .as_ref()
+        .map(|w| w.process.as_deref().unwrap_or("web"));
     for (j, pr) in app.process.iter().enumerate() {
         let p = path.key("process").index(j);
+        let is_web = web_name == Some(pr.kind.as_str());
         if pr.kind.trim().is_empty() {
             return Err(ctx.err(&p.key("type"), "the process type must not be empty"));
         }
@@ -616,6 +624,7 @@ fn build_app(
             count: count as u32,
             concurrency: concurrency as u32,
             cpu_quota,
+            lifecycle: build_process_lifecycle(ctx, &p, pr, is_web)?,
         });
     }
     if let Some(raised) = app.dyno_limit {
@@ -687,9 +696,73 @@ fn build_app(
             ));
         }
     };
+    let mut deploys = Vec::new();
+    for (i, v) in app.deploys.iter().flatten().enumerate() {
+        let at = ctx.duration_value(&path.key("deploys").index(i), v)?;
+        deploys.push(at);
+    }
+    if deploys.windows(2).any(|w| w[1] <= w[0]) {
+        return Err(ctx.err(&path.key("deploys"), "deploy times must increase"));
+    }
+    let mut crashes = Vec::new();
+    for (i, v) in app.crash.iter().flatten().enumerate() {
+        let cp = path.key("crash").index(i);
+        let t = ctx.table(
+            &cp,
+            v,
+            "a table such as { at = \"2h\", process = \"web\", dyno = 1 }",
+        )?;
+        ctx.known_keys(&cp, t, &["at", "process", "dyno"])?;
+        let at = ctx.duration_value(
+            &cp.key("at"),
+            t.get("at").ok_or_else(|| ctx.err(&cp, "missing `at`"))?,
+        )?;
+        let pname = match t.get("process") {
+            None => "web",
+            Some(Value::String(s)) => s.as_str(),
+            Some(other) => {
+                return Err(ctx.err(
+                    &cp.key("process"),
+                    format!("expected a process type, found `{other}`"),
+                ));
+            }
+        };
+        let Some(pi) = processes.iter().position(|p| p.name == pname) else {
+            return Err(ctx.err(
+                &cp.key("process"),
+                format!("app `{}` has no process type `{pname}`", app.name),
+            ));
+        };
+        let dyno = match t.get("dyno") {
+            None => 1.0,
+            Some(v) => ctx.number(&cp.key("dyno"), v)?,
+        };
+        if dyno.fract() != 0.0 || dyno < 1.0 || dyno > f64::from(processes[pi].count) {
+            return Err(ctx.err(
+                &cp.key("dyno"),
+                format!(
+                    "`{pname}` has dynos 1 to {}, found {dyno}",
+                    processes[pi].count
+                ),
+            ));
+        }
+        crashes.push(crate::model::ScheduledCrash {
+            at,
+            process: pi,
+            dyno: dyno as u32,
+        });
+    }
+    let filesystem = match &app.filesystem {
+        None => None,
+        Some(v) => Some(build_filesystem(ctx, &path.key("filesystem"), v)?),
+    };
     Ok(AppSpec {
         name: app.name.clone(),
         region: region.to_string(),
+        deploys,
+        preboot: app.preboot.unwrap_or(false),
+        crashes,
+        filesystem,
         processes,
         workload,
     })
@@ -1000,4 +1073,214 @@ fn build_cpu(ctx: &Ctx<'_>, v: Option<&Value>) -> Result<CpuSpec, ScenarioError>
         }
     }
     Ok(spec)
+}
+
+/// Boot, crash and memory settings of one process type.
+fn build_process_lifecycle(
+    ctx: &Ctx<'_>,
+    p: &KeyPath,
+    pr: &super::raw::RawProcess,
+    is_web: bool,
+) -> Result<ProcessLifecycle, ScenarioError> {
+    let boot = match &pr.boot {
+        Some(v) => ctx.dist(&p.key("boot"), v)?,
+        None => default_boot(),
+    };
+    let boot_timeout = match &pr.boot_timeout {
+        Some(t) => {
+            let d = ctx.duration(&p.key("boot_timeout"), t)?;
+            if d == SimDuration::ZERO {
+                return Err(ctx.err(&p.key("boot_timeout"), "must be longer than zero"));
+            }
+            Some(d)
+        }
+        // R10 is about binding $PORT, so only web processes have it.
+        None if is_web => Some(SimDuration::from_secs(60)),
+        None => None,
+    };
+    let crash_mtbf = match &pr.crash_mtbf {
+        Some(t) => {
+            let d = ctx.duration(&p.key("crash_mtbf"), t)?;
+            if d < SimDuration::from_secs(1) {
+                return Err(ctx.err(&p.key("crash_mtbf"), "must be at least 1s"));
+            }
+            Some(d)
+        }
+        None => None,
+    };
+    let mut memory = MemorySpec::default();
+    if let Some(v) = &pr.memory {
+        let mp = p.key("memory");
+        let t = ctx.table(
+            &mp,
+            v,
+            "a table such as { base_mb = 200, growth_mb_per_h = 20 }",
+        )?;
+        ctx.known_keys(
+            &mp,
+            t,
+            &[
+                "base_mb",
+                "per_request_mb",
+                "growth_mb_per_h",
+                "swap_slowdown",
+            ],
+        )?;
+        if let Some(x) = ctx.num_in(&mp, t, "base_mb", 0.0, 1e7)? {
+            memory.base_mb = x;
+        }
+        if let Some(x) = ctx.num_in(&mp, t, "per_request_mb", 0.0, 1e6)? {
+            memory.per_request_mb = x;
+        }
+        if let Some(x) = ctx.num_in(&mp, t, "growth_mb_per_h", 0.0, 1e7)? {
+            memory.growth_mb_per_h = x;
+        }
+        if let Some(x) = ctx.num_in(&mp, t, "swap_slowdown", 1.0, 1000.0)? {
+            memory.swap_slowdown = x;
+        }
+    }
+    Ok(ProcessLifecycle {
+        boot,
+        boot_timeout,
+        crash_mtbf,
+        memory,
+    })
+}
+
+/// Boot time when a scenario does not say: lognormal, median 5 s, p99 30 s. Assumption: Heroku
+/// publishes none; a third party sees new dynos take 20-60 s to receive requests including the
+/// platform's own start-up (heroku-dynos.md section 2).
+pub fn default_boot() -> Dist {
+    Dist::lognormal_from_median_p99(5.0, 30.0)
+}
+
+/// `[lifecycle]`: platform-wide rules.
+fn build_lifecycle(ctx: &Ctx<'_>, v: Option<&Value>) -> Result<LifecycleSpec, ScenarioError> {
+    let mut spec = LifecycleSpec::default();
+    let Some(v) = v else { return Ok(spec) };
+    let p = KeyPath::root().key("lifecycle");
+    let t = ctx.table(&p, v, "a table such as [lifecycle] cycling = false")?;
+    ctx.known_keys(
+        &p,
+        t,
+        &[
+            "cycling",
+            "drain",
+            "router_hold",
+            "eco_sleep",
+            "sleep_after",
+            "wake",
+            "backoff_reset",
+            "backoff",
+            "preboot_window",
+        ],
+    )?;
+    let flag = |key: &str| -> Result<Option<bool>, ScenarioError> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(Value::Boolean(b)) => Ok(Some(*b)),
+            Some(other) => Err(ctx.err(
+                &p.key(key),
+                format!("expected true or false, found `{other}`"),
+            )),
+        }
+    };
+    if let Some(b) = flag("cycling")? {
+        spec.cycling = b;
+    }
+    if let Some(b) = flag("eco_sleep")? {
+        spec.eco_sleep = b;
+    }
+    if let Some(d) = ctx.positive_duration(&p, t, "drain")? {
+        spec.drain = d;
+    }
+    if let Some(d) = ctx.positive_duration(&p, t, "router_hold")? {
+        spec.router_hold = d;
+    }
+    if let Some(d) = ctx.positive_duration(&p, t, "sleep_after")? {
+        spec.sleep_after = d;
+    }
+    if let Some(d) = ctx.positive_duration(&p, t, "backoff_reset")? {
+        spec.backoff_reset = d;
+    }
+    if let Some(d) = ctx.positive_duration(&p, t, "preboot_window")? {
+        spec.preboot_window = d;
+    }
+    if let Some(w) = t.get("wake") {
+        spec.wake = ctx.dist(&p.key("wake"), w)?;
+    }
+    if let Some(b) = t.get("backoff") {
+        let bp = p.key("backoff");
+        let Value::Array(items) = b else {
+            return Err(ctx.err(
+                &bp,
+                "expected a list of durations, e.g. [\"0s\", \"20m\", \"40m\"]",
+            ));
+        };
+        if items.is_empty() {
+            return Err(ctx.err(&bp, "needs at least one duration"));
+        }
+        spec.backoff = items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| ctx.duration_value(&bp.index(i), v))
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(spec)
+}
+
+/// `[app.filesystem]`: slug, writes, sticky reads and the local cache.
+fn build_filesystem(
+    ctx: &Ctx<'_>,
+    p: &KeyPath,
+    v: &Value,
+) -> Result<FilesystemSpec, ScenarioError> {
+    let t = ctx.table(p, v, "a table such as [app.filesystem] slug_mb = 80")?;
+    ctx.known_keys(
+        p,
+        t,
+        &[
+            "slug_mb",
+            "write_probability",
+            "write_kb",
+            "read_probability",
+            "clients",
+            "cache_items",
+            "cache_zipf",
+            "cache_miss",
+        ],
+    )?;
+    let whole = |key: &str, x: f64| -> Result<(), ScenarioError> {
+        if x.fract() != 0.0 {
+            return Err(ctx.err(&p.key(key), "must be a whole number"));
+        }
+        Ok(())
+    };
+    let clients = ctx
+        .num_in(p, t, "clients", 1.0, 10_000_000.0)?
+        .unwrap_or(1000.0);
+    whole("clients", clients)?;
+    let items = ctx
+        .num_in(p, t, "cache_items", 0.0, 10_000_000.0)?
+        .unwrap_or(0.0);
+    whole("cache_items", items)?;
+    Ok(FilesystemSpec {
+        slug_mb: ctx.num_in(p, t, "slug_mb", 0.0, 100_000.0)?.unwrap_or(50.0),
+        write_probability: ctx
+            .num_in(p, t, "write_probability", 0.0, 1.0)?
+            .unwrap_or(0.0),
+        write_kb: ctx
+            .num_in(p, t, "write_kb", 0.0, 10_000_000.0)?
+            .unwrap_or(64.0),
+        read_probability: ctx
+            .num_in(p, t, "read_probability", 0.0, 1.0)?
+            .unwrap_or(0.0),
+        clients: clients as u32,
+        cache_items: items as u32,
+        cache_zipf: ctx.num_in(p, t, "cache_zipf", 0.0, 10.0)?.unwrap_or(1.0),
+        cache_miss: match t.get("cache_miss") {
+            Some(v) => ctx.dist(&p.key("cache_miss"), v)?,
+            None => Dist::Constant(0.1),
+        },
+    })
 }

@@ -1,0 +1,548 @@
+//! The platform model: apps, routers, dynos and hosts reacting to events.
+//!
+//! Split by concern: `requests` (arrival, routing, service, deadlines), `cpu` (host CPU
+//! allocation, neighbours, drift, CFS), `lifecycle` (boot, cycling, crashes, deploys, sleep,
+//! memory, filesystem), `results` (what a job reports).
+
+mod cpu;
+mod lifecycle;
+mod requests;
+mod results;
+
+use super::SimConfig;
+use super::cpu::CpuMode;
+use super::dist::Dist;
+use super::dyno::{Cfs, Dyno};
+use super::host::Host;
+use super::metrics::{LatencyStats, LifecycleEvent, RequestRecord, WindowAcc};
+use super::placement::{PlacementError, place};
+use super::router::Router;
+use crate::engine::{
+    Control, Model, RngStream, Scheduler, SeedTree, SimDuration, SimTime, Simulation,
+};
+use std::collections::VecDeque;
+
+/// Receives every counted request when its outcome is known (used for `requests.csv`).
+pub trait RequestObserver {
+    fn on_request(&mut self, record: &RequestRecord);
+}
+
+/// An observer that ignores everything (the default: no per-request output).
+pub struct NoRequests;
+
+impl RequestObserver for NoRequests {
+    #[inline]
+    fn on_request(&mut self, _: &RequestRecord) {}
+}
+
+impl<T: RequestObserver + ?Sized> RequestObserver for &mut T {
+    #[inline]
+    fn on_request(&mut self, record: &RequestRecord) {
+        (**self).on_request(record)
+    }
+}
+
+/// Events of the platform model. Events about a request carry its generation and events about a
+/// dyno's timers carry an epoch, so events made stale by later changes are recognised.
+#[derive(Debug, Clone, Copy)]
+pub enum Event {
+    /// The next request of app `0` arrives at its router.
+    Arrival(u32),
+    /// A request reaches its dyno after the network delay.
+    AtDyno { req: u32, generation: u32 },
+    /// The earliest CPU completion on a dyno.
+    CpuDone { dyno: u32, epoch: u32 },
+    /// A request's non-CPU wait ends.
+    WaitDone { req: u32, generation: u32 },
+    /// A request's first-byte deadline (H12) passes.
+    Deadline { req: u32, generation: u32 },
+    /// The router gives up holding a request for a booting dyno (H20).
+    HoldTimeout { req: u32, generation: u32 },
+    /// A neighbour source on a shared host starts or stops.
+    Neighbours(u32),
+    /// A host's speed drifts.
+    Drift(u32),
+    /// A capped dyno's CFS budget runs out or its next period starts.
+    Cfs { dyno: u32, epoch: u32 },
+    /// Start a new incarnation of a dyno slot (after a crash backoff, a wake, a restart).
+    Start(u32),
+    /// A booting dyno finishes booting (or hits R10).
+    BootDone(u32),
+    /// Daily cycling of a dyno incarnation.
+    Cycle(u32),
+    /// A random crash of a dyno incarnation.
+    Crash(u32),
+    /// A crash the scenario scheduled, for the slot's current incarnation.
+    ScheduledCrash(u32),
+    /// SIGTERM to an incarnation (preboot cutover).
+    Sigterm(u32),
+    /// The SIGTERM grace of a draining incarnation ends: SIGKILL.
+    Kill(u32),
+    /// A deploy of app `app` (index into its deploy list).
+    Deploy { app: u32 },
+    /// Check whether an eco dyno has been idle long enough to sleep.
+    IdleCheck(u32),
+    /// A dyno's memory crosses its R14 or R15 threshold.
+    Memory { dyno: u32, epoch: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Free,
+    /// On the network towards the dyno.
+    Transit,
+    /// Held by the router while no dyno is up yet.
+    Held,
+    Queued,
+    Cpu,
+    Wait,
+    /// Done on the dyno, response on its way back but past the deadline: the deadline event
+    /// will record H12.
+    Late,
+    /// H12 already recorded; the dyno is still working on it.
+    Abandoned,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    id: u64,
+    arrival: SimTime,
+    /// When the router first sent it to a dyno (deadlines count from here).
+    dispatched: SimTime,
+    at_dyno: SimTime,
+    start: SimTime,
+    cpu_end: SimTime,
+    work: f64,
+    wait_ns: u64,
+    net_half_ns: u64,
+    /// Global process index and dyno incarnation index (`u32::MAX` before dispatch).
+    process: u32,
+    dyno: u32,
+    generation: u32,
+    phase: Phase,
+    counted: bool,
+    // Filesystem and cache draws, made at arrival so streams stay aligned.
+    client: u32,
+    reads: bool,
+    write_bytes: u64,
+    item: u32,
+    miss_ns: u64,
+}
+
+struct AppRuntime {
+    /// Global index of the process receiving the workload.
+    target: Option<usize>,
+    mean_gap_s: f64,
+    /// Fixed gap for interval arrivals.
+    fixed_gap: Option<SimDuration>,
+    cpu: Dist,
+    wait: Dist,
+    arrivals: RngStream,
+    cpu_rng: RngStream,
+    wait_rng: RngStream,
+    net_rng: RngStream,
+    fs_rng: RngStream,
+    router: Router,
+    /// Cumulative Zipf weights of the cache items.
+    zipf_cdf: Vec<f64>,
+    /// Where each client last wrote its file: (slot, incarnation index).
+    last_write: Vec<Option<(u32, u32)>>,
+    next_deploy: usize,
+}
+
+/// Rolling deploy in progress: slots still to restart, and the batch being waited for.
+struct Rolling {
+    pending: VecDeque<u32>,
+    waiting: Vec<u32>,
+    batch: usize,
+}
+
+struct ProcessRuntime {
+    app: usize,
+    /// Index of the process within its app.
+    local: usize,
+    first_slot: usize,
+    count: usize,
+    /// Incarnations that are up and routable.
+    up: Vec<u32>,
+    /// Requests the router holds until a dyno is up.
+    held: VecDeque<u32>,
+    rolling: Option<Rolling>,
+    requests: u64,
+    errors: [u64; 5],
+    latency: LatencyStats,
+    windows: Vec<WindowAcc>,
+    lifecycle_rng: RngStream,
+    cap: f64,
+    swap_slowdown: f64,
+}
+
+/// Counters of a dyno slot (`web.1`) over all its incarnations.
+#[derive(Default)]
+struct SlotStats {
+    restarts: [u64; 6],
+    uptime_ns: u64,
+    r14_ns: u64,
+    bytes_written: u64,
+    bytes_lost: u64,
+    files_lost: u64,
+    cache_hits: u64,
+    cache_misses: u64,
+    penalty_ns: u64,
+    sticky_reads: u64,
+    sticky_miss_other: u64,
+    sticky_miss_restart: u64,
+    served: u64,
+    cpu_ns: f64,
+    throttled_ns: u64,
+    max_backlog: usize,
+}
+
+/// Restart causes, in `SlotStats::restarts` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Cycle = 0,
+    Deploy = 1,
+    Crash = 2,
+    R10 = 3,
+    R15 = 4,
+    Sleep = 5,
+}
+
+struct Slot {
+    process: u32,
+    index: u32,
+    host: u32,
+    /// The incarnation that receives new traffic or is booting; `None` while down.
+    current: Option<u32>,
+    incarnations: u32,
+    consecutive_crashes: u32,
+    sleeping: bool,
+    /// A start is scheduled (backoff or wake), so the slot is coming back.
+    starting: bool,
+    /// The next start is a wake from sleep.
+    waking: bool,
+    stats: SlotStats,
+}
+
+/// The platform model (implements [`Model`]).
+pub struct Platform<O: RequestObserver> {
+    cfg: SimConfig,
+    apps: Vec<AppRuntime>,
+    procs: Vec<ProcessRuntime>,
+    slots: Vec<Slot>,
+    dynos: Vec<Dyno>,
+    hosts: Vec<Host>,
+    reqs: Vec<Request>,
+    free: Vec<u32>,
+    net: Dist,
+    net_zero: bool,
+    next_id: u64,
+    done: Vec<u32>,
+    events: Vec<LifecycleEvent>,
+    observer: O,
+}
+
+impl<O: RequestObserver> Platform<O> {
+    /// Build the model for one job; `seeds` is the job's node in the seed tree. Fails only if
+    /// the formation cannot be placed (scenario validation checks that beforehand).
+    pub fn new(
+        cfg: SimConfig,
+        seeds: SeedTree,
+        observer: O,
+    ) -> Result<Platform<O>, PlacementError> {
+        let placement = place(&cfg.apps, &cfg.placement, &mut placement_stream(seeds))?;
+        let mut procs = Vec::new();
+        let mut slots = Vec::new();
+        let windows = cfg
+            .duration
+            .as_nanos()
+            .div_ceil(cfg.window.as_nanos().max(1)) as usize;
+        let mut apps = Vec::new();
+        for (a, app) in cfg.apps.iter().enumerate() {
+            let mut target = None;
+            let stream = |kind: &str| seeds.named(&format!("{kind}/{}", app.name)).stream();
+            for (p, spec) in app.processes.iter().enumerate() {
+                if app.workload.as_ref().is_some_and(|w| w.process == p) {
+                    target = Some(procs.len());
+                }
+                let pidx = procs.len() as u32;
+                let vcpus = f64::from(spec.size.vcpus);
+                // In fluid mode the quota caps the rate; in CFS mode the dyno runs on all its
+                // cores until the period's budget is spent.
+                let cap = match (cfg.cpu.mode, spec.cpu_quota) {
+                    (CpuMode::Fluid, Some(q)) => q.min(vcpus),
+                    _ => vcpus,
+                };
+                procs.push(ProcessRuntime {
+                    app: a,
+                    local: p,
+                    first_slot: slots.len(),
+                    count: spec.count as usize,
+                    up: Vec::new(),
+                    held: VecDeque::new(),
+                    rolling: None,
+                    requests: 0,
+                    errors: [0; 5],
+                    latency: LatencyStats::new(),
+                    windows: vec![WindowAcc::default(); windows],
+                    lifecycle_rng: stream(&format!("lifecycle/{}", spec.name)),
+                    cap,
+                    swap_slowdown: spec.lifecycle.memory.swap_slowdown.max(1.0),
+                });
+                for i in 0..spec.count {
+                    slots.push(Slot {
+                        process: pidx,
+                        index: i + 1,
+                        host: placement.of_dyno[slots.len()] as u32,
+                        current: None,
+                        incarnations: 0,
+                        consecutive_crashes: 0,
+                        sleeping: false,
+                        starting: false,
+                        waking: false,
+                        stats: SlotStats::default(),
+                    });
+                }
+            }
+            let (mean_gap_s, cpu, wait) = match &app.workload {
+                Some(w) => (1.0 / w.arrivals.mean_rate(), w.cpu.clone(), w.wait.clone()),
+                None => (f64::INFINITY, Dist::Constant(0.0), Dist::Constant(0.0)),
+            };
+            let fixed_gap = match app.workload.as_ref().map(|w| &w.arrivals) {
+                Some(super::Arrivals::Interval { gap }) => Some(*gap),
+                _ => None,
+            };
+            let (zipf_cdf, clients) = match &app.filesystem {
+                Some(fs) => (zipf_cdf(fs.cache_items, fs.cache_zipf), fs.clients as usize),
+                None => (Vec::new(), 0),
+            };
+            apps.push(AppRuntime {
+                target,
+                mean_gap_s,
+                fixed_gap,
+                cpu,
+                wait,
+                arrivals: stream("arrivals"),
+                cpu_rng: stream("cpu"),
+                wait_rng: stream("wait"),
+                net_rng: stream("network"),
+                fs_rng: stream("filesystem"),
+                router: Router::new(stream("router")),
+                zipf_cdf,
+                last_write: vec![None; clients],
+                next_deploy: 0,
+            });
+        }
+        let mut hosts: Vec<Host> = placement
+            .instances
+            .into_iter()
+            .enumerate()
+            .map(|(i, inst)| Host::new(inst, i, cfg.noise.as_ref(), seeds))
+            .collect();
+        // Hosts list incarnations, which come and go; start empty.
+        for h in &mut hosts {
+            h.dynos.clear();
+        }
+        let net = cfg.network.router_dyno_rtt.clone();
+        Ok(Platform {
+            net_zero: net.is_zero(),
+            net,
+            cfg,
+            apps,
+            procs,
+            slots,
+            dynos: Vec::new(),
+            hosts,
+            reqs: Vec::new(),
+            free: Vec::new(),
+            next_id: 0,
+            done: Vec::new(),
+            events: Vec::new(),
+            observer,
+        })
+    }
+
+    /// Bring every dyno up, and schedule the first arrivals, deploys, crashes and host noise.
+    pub fn start(&mut self, sched: &mut Scheduler<Event>) {
+        // The formation is running when the simulation starts: dynos are up at t = 0, each at a
+        // random point of its daily cycle.
+        for s in 0..self.slots.len() {
+            let d = self.new_incarnation(s, sched);
+            self.dynos[d as usize].state = super::dyno::State::Booting;
+            self.became_up(d, true, sched);
+        }
+        for a in 0..self.apps.len() {
+            self.schedule_arrival(a, sched);
+            if let Some(at) = self.cfg.apps[a].deploys.first() {
+                sched.at(SimTime::ZERO + *at, Event::Deploy { app: a as u32 });
+            }
+            for c in &self.cfg.apps[a].crashes {
+                let p = self
+                    .procs
+                    .iter()
+                    .position(|p| p.app == a && p.local == c.process);
+                if let Some(p) = p {
+                    let slot = self.procs[p].first_slot + c.dyno as usize - 1;
+                    sched.at(SimTime::ZERO + c.at, Event::ScheduledCrash(slot as u32));
+                }
+            }
+        }
+        let step = self.cfg.noise.as_ref().map(|n| n.drift_step);
+        for h in 0..self.hosts.len() {
+            // Start the host's books (neighbours take their share from t = 0).
+            self.reallocate(h, None, sched);
+            let host = &mut self.hosts[h];
+            if let Some(dt) = host.neighbours.as_mut().and_then(|n| n.next_change()) {
+                sched.after(dt, Event::Neighbours(h as u32));
+            }
+            if let (Some(step), Some(d)) = (step, &host.drift)
+                && d.active()
+            {
+                sched.after(step, Event::Drift(h as u32));
+            }
+        }
+    }
+
+    /// Record a lifecycle event of incarnation `d` (or of a process, with `d = None`).
+    fn log(
+        &mut self,
+        now: SimTime,
+        process: usize,
+        d: Option<u32>,
+        event: &'static str,
+        detail: String,
+    ) {
+        let p = &self.procs[process];
+        let (dyno, incarnation, instance) = match d {
+            Some(d) => {
+                let dy = &self.dynos[d as usize];
+                (
+                    dy.index,
+                    dy.incarnation,
+                    self.hosts[dy.host as usize].instance.name.clone(),
+                )
+            }
+            None => (0, 0, String::new()),
+        };
+        self.events.push(LifecycleEvent {
+            time_ns: now.as_nanos(),
+            app: p.app,
+            process: p.local,
+            dyno,
+            incarnation,
+            instance,
+            event,
+            detail,
+        });
+    }
+
+    /// A new incarnation of slot `s`, booting on the slot's host with a fresh filesystem.
+    fn new_incarnation(&mut self, s: usize, sched: &mut Scheduler<Event>) -> u32 {
+        let now = sched.now();
+        let slot = &mut self.slots[s];
+        let p = slot.process as usize;
+        let proc_ = &self.procs[p];
+        let spec = &self.cfg.apps[proc_.app].processes[proc_.local];
+        let mut dyno = Dyno::new(
+            slot.process,
+            slot.index,
+            s as u32,
+            slot.incarnations,
+            slot.host,
+            proc_.cap,
+            spec.size.cpu_share,
+            spec.concurrency,
+            now,
+        );
+        slot.incarnations += 1;
+        if let (CpuMode::Cfs, Some(q)) = (self.cfg.cpu.mode, spec.cpu_quota) {
+            let period = self.cfg.cpu.period.as_nanos().max(1);
+            let phase = match self.cfg.cpu.phase {
+                Some(ph) => ph.as_nanos(),
+                None => self.procs[p].lifecycle_rng.below(period),
+            };
+            dyno.cfs = Some(Cfs::new(q, period, phase));
+        }
+        let d = self.dynos.len() as u32;
+        self.dynos.push(dyno);
+        let slot = &mut self.slots[s];
+        slot.current = Some(d);
+        self.hosts[slot.host as usize].dynos.push(d);
+        d
+    }
+}
+
+/// Cumulative weights of a Zipf law over `n` items with exponent `s` (empty for no cache).
+fn zipf_cdf(n: u32, s: f64) -> Vec<f64> {
+    let mut acc = 0.0;
+    let mut cdf: Vec<f64> = (1..=n)
+        .map(|k| {
+            acc += (f64::from(k)).powf(-s);
+            acc
+        })
+        .collect();
+    if let Some(&total) = cdf.last() {
+        for c in &mut cdf {
+            *c /= total;
+        }
+    }
+    cdf
+}
+
+impl<O: RequestObserver> Model for Platform<O> {
+    type Event = Event;
+
+    #[inline]
+    fn handle(&mut self, event: Event, sched: &mut Scheduler<Event>) {
+        match event {
+            Event::Arrival(a) => self.on_arrival(a as usize, sched),
+            Event::AtDyno { req, generation } => self.on_at_dyno(req, generation, sched),
+            Event::CpuDone { dyno, epoch } => self.on_cpu_done(dyno as usize, epoch, sched),
+            Event::WaitDone { req, generation } => {
+                if self.live(req, generation) {
+                    self.finish(req, sched)
+                }
+            }
+            Event::Deadline { req, generation } => self.on_deadline(req, generation),
+            Event::HoldTimeout { req, generation } => self.on_hold_timeout(req, generation, sched),
+            Event::Neighbours(h) => self.on_neighbours(h as usize, sched),
+            Event::Drift(h) => self.on_drift(h as usize, sched),
+            Event::Cfs { dyno, epoch } => self.on_cfs(dyno as usize, epoch, sched),
+            Event::Start(s) => self.on_start(s as usize, sched),
+            Event::BootDone(d) => self.on_boot_done(d, sched),
+            Event::Cycle(d) => self.on_cycle(d, sched),
+            Event::Crash(d) => self.on_crash(d, sched),
+            Event::ScheduledCrash(s) => self.on_scheduled_crash(s as usize, sched),
+            Event::Sigterm(d) => self.sigterm(d, sched),
+            Event::Kill(d) => self.on_kill(d, sched),
+            Event::Deploy { app } => self.on_deploy(app as usize, sched),
+            Event::IdleCheck(d) => self.on_idle_check(d, sched),
+            Event::Memory { dyno, epoch } => self.on_memory(dyno, epoch, sched),
+        }
+    }
+}
+
+/// Run one job to its end. `progress(sim_time, events)` is called every few hundred thousand
+/// events; returning [`Control::Stop`] ends the run early (the result is marked interrupted).
+pub fn run_job<O: RequestObserver>(
+    cfg: &SimConfig,
+    seeds: SeedTree,
+    observer: O,
+    progress: impl FnMut(SimTime, u64) -> Control,
+) -> Result<super::JobResult, PlacementError> {
+    let end = SimTime::ZERO + cfg.duration;
+    let mut sim = Simulation::new(Platform::new(cfg.clone(), seeds, observer)?);
+    {
+        let (model, sched) = sim.parts();
+        model.start(sched);
+    }
+    let outcome = sim.run_until_with(end, 1 << 16, progress);
+    let events = sim.events();
+    Ok(sim.model.results(end, events, outcome.interrupted))
+}
+
+/// The stream the random placement policy draws from (separate from every other component).
+pub fn placement_stream(seeds: SeedTree) -> RngStream {
+    seeds.named("placement").stream()
+}

@@ -1,0 +1,218 @@
+//! What a job reports: per process, per dyno (slot), per instance, per window, and the events.
+
+use super::{Phase, Platform, RequestObserver};
+use crate::engine::SimTime;
+use crate::model::dyno::State;
+use crate::model::metrics::{
+    DynoResult, InstanceResult, JobResult, ProcessResult, Status, WindowRow, cov,
+};
+use crate::model::placement::PoolKey;
+
+impl<O: RequestObserver> Platform<O> {
+    /// Collect the results at `end`.
+    pub fn results(mut self, end: SimTime, events: u64, interrupted: bool) -> JobResult {
+        let counted_ns = self.cfg.duration.as_nanos() - self.cfg.warmup.as_nanos();
+        let window = self.cfg.window.as_nanos();
+        for d in &mut self.dynos {
+            d.advance(end);
+        }
+        for h in &mut self.hosts {
+            h.account(end);
+        }
+        // Close the books of live incarnations (their files are not lost: the run just ended).
+        for d in &self.dynos {
+            if d.state == State::Dead {
+                continue;
+            }
+            let st = &mut self.slots[d.slot as usize].stats;
+            if matches!(d.state, State::Up | State::Draining) {
+                st.uptime_ns += end.since(d.up_at).as_nanos();
+            }
+            if d.r14 {
+                st.r14_ns += end.since(d.r14_since).as_nanos();
+            }
+            st.cpu_ns += d.cpu_ns;
+            st.throttled_ns += d.cfs.as_ref().map_or(0, |c| c.throttled_until(end));
+        }
+        // In flight: counted requests without an outcome yet, found by scanning the live ones.
+        let mut in_flight = vec![0u64; self.procs.len()];
+        let mut in_flight_win: Vec<Vec<u64>> = self
+            .procs
+            .iter()
+            .map(|p| vec![0; p.windows.len()])
+            .collect();
+        for r in &self.reqs {
+            if r.counted && !matches!(r.phase, Phase::Free | Phase::Abandoned) {
+                let p = r.process as usize;
+                in_flight[p] += 1;
+                if let Some(c) = in_flight_win[p].get_mut((r.arrival.as_nanos() / window) as usize)
+                {
+                    *c += 1;
+                }
+            }
+        }
+        let mut processes = Vec::new();
+        let mut dynos = Vec::new();
+        let mut windows = Vec::new();
+        let run_ns = self.cfg.duration.as_nanos() as f64;
+        let slot_host: Vec<u32> = self.slots.iter().map(|s| s.host).collect();
+        for (pi, p) in self.procs.iter().enumerate() {
+            let app = &self.cfg.apps[p.app];
+            let spec = &app.processes[p.local];
+            let slots = &self.slots[p.first_slot..p.first_slot + p.count];
+            let vcpus = f64::from(spec.size.vcpus);
+            let sum = |f: &dyn Fn(&super::SlotStats) -> u64| {
+                slots.iter().map(|s| f(&s.stats)).sum::<u64>()
+            };
+            let cpu_ns: f64 = slots.iter().map(|s| s.stats.cpu_ns).sum();
+            let (hits, misses) = (sum(&|s| s.cache_hits), sum(&|s| s.cache_misses));
+            let first_window = (self.cfg.warmup.as_nanos() / window) as usize;
+            let rows: Vec<WindowRow> = p
+                .windows
+                .iter()
+                .enumerate()
+                .skip(first_window)
+                .map(|(w, acc)| {
+                    let start_s = (w as u64 * window) as f64 * 1e-9;
+                    acc.row(p.app, p.local, start_s, in_flight_win[pi][w])
+                })
+                .collect();
+            processes.push(ProcessResult {
+                app_index: p.app,
+                process_index: p.local,
+                app: app.name.clone(),
+                process: spec.name.clone(),
+                size: spec.size.name.clone(),
+                tier: spec.size.tier,
+                dynos: spec.count,
+                concurrency: spec.concurrency,
+                requests: p.requests,
+                completed: p.latency.count,
+                errors: p.errors.iter().sum(),
+                errors_by_code: p.errors,
+                in_flight: in_flight[pi],
+                latency: p.latency.summary(),
+                histogram: p.latency.histogram().clone(),
+                throughput_rps: p.latency.count as f64 / (counted_ns as f64 * 1e-9),
+                cpu_utilization: if p.count > 0 {
+                    cpu_ns / (vcpus * p.count as f64 * run_ns)
+                } else {
+                    0.0
+                },
+                cpu_s: cpu_ns * 1e-9,
+                throttled_s: sum(&|s| s.throttled_ns) as f64 * 1e-9,
+                window_cov_p50: cov(rows.iter().map(|r| r.p50_ms)),
+                window_cov_p99: cov(rows.iter().map(|r| r.p99_ms)),
+                cost_usd_month: spec.size.price_usd_month * f64::from(spec.count),
+                restarts: slots
+                    .iter()
+                    .map(|s| s.stats.restarts[..5].iter().sum::<u64>())
+                    .sum(),
+                files_lost: sum(&|s| s.files_lost),
+                bytes_lost: sum(&|s| s.bytes_lost),
+                cache_hit_ratio: ratio(hits, hits + misses),
+                cold_penalty_s: sum(&|s| s.penalty_ns) as f64 * 1e-9,
+                sticky_reads: sum(&|s| s.sticky_reads),
+                sticky_miss_other_dyno: sum(&|s| s.sticky_miss_other),
+                sticky_miss_restart: sum(&|s| s.sticky_miss_restart),
+            });
+            windows.extend(rows);
+            for slot in slots {
+                let st = &slot.stats;
+                dynos.push(DynoResult {
+                    app: app.name.clone(),
+                    process: spec.name.clone(),
+                    dyno: format!("{}.{}", spec.name, slot.index),
+                    size: spec.size.name.clone(),
+                    tier: spec.size.tier,
+                    restarts: st.restarts[..5].iter().sum(),
+                    restarts_cycle: st.restarts[0],
+                    restarts_deploy: st.restarts[1],
+                    restarts_crash: st.restarts[2],
+                    restarts_r10: st.restarts[3],
+                    restarts_r15: st.restarts[4],
+                    sleeps: st.restarts[5],
+                    uptime_s: st.uptime_ns as f64 * 1e-9,
+                    r14_s: st.r14_ns as f64 * 1e-9,
+                    bytes_written: st.bytes_written,
+                    bytes_lost: st.bytes_lost,
+                    files_lost: st.files_lost,
+                    cache_hits: st.cache_hits,
+                    cache_misses: st.cache_misses,
+                    cold_penalty_s: st.penalty_ns as f64 * 1e-9,
+                    sticky_reads: st.sticky_reads,
+                    sticky_miss_other_dyno: st.sticky_miss_other,
+                    sticky_miss_restart: st.sticky_miss_restart,
+                    served: st.served,
+                    cpu_utilization: st.cpu_ns / (vcpus * run_ns),
+                    instance: self.hosts[slot.host as usize].instance.name.clone(),
+                    cpu_s: st.cpu_ns * 1e-9,
+                    throttled_s: st.throttled_ns as f64 * 1e-9,
+                    max_backlog: st.max_backlog as u64,
+                });
+            }
+        }
+        let names: Vec<String> = self
+            .slots
+            .iter()
+            .map(|s| {
+                let p = &self.procs[s.process as usize];
+                let app = &self.cfg.apps[p.app];
+                format!("{}/{}.{}", app.name, app.processes[p.local].name, s.index)
+            })
+            .collect();
+        let instances = self
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(hi, h)| {
+                let cap = h.cores * run_ns;
+                InstanceResult {
+                    name: h.instance.name.clone(),
+                    kind: if h.instance.shared() {
+                        "shared"
+                    } else {
+                        "dedicated"
+                    },
+                    region: match &h.instance.pool {
+                        PoolKey::Shared(r) => r.clone(),
+                        PoolKey::Dedicated => String::new(),
+                    },
+                    vcpus: h.instance.kind.vcpus,
+                    memory_mb: h.instance.kind.memory_mb,
+                    tenant_memory_mb: h.instance.tenant_memory_mb,
+                    dynos: slot_host
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, host)| **host as usize == hi)
+                        .map(|(s, _)| names[s].clone())
+                        .collect(),
+                    mean_load: h.load_core_ns / cap,
+                    peak_load: h.peak_load,
+                    peak_demand: h.peak_demand,
+                    mean_neighbour_load: h.neighbour_core_ns / cap,
+                    mean_speed: h.speed_ns / run_ns,
+                }
+            })
+            .collect();
+        let _ = Status::Ok;
+        JobResult {
+            processes,
+            dynos,
+            windows,
+            instances,
+            lifecycle: self.events,
+            events,
+            generated: self.next_id,
+            interrupted,
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        f64::NAN
+    } else {
+        a as f64 / b as f64
+    }
+}
