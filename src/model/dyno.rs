@@ -131,6 +131,10 @@ pub(crate) struct Dyno {
     pub r14_since: SimTime,
     /// Incremented on every reschedule of the memory event.
     pub mem_epoch: u32,
+    /// When the pending memory event fires (`SimTime::MAX` if none).
+    pub mem_next: SimTime,
+    /// Last time an R14 event was logged (they repeat while the dyno swaps).
+    pub r14_logged: Option<SimTime>,
     /// Host instance index.
     pub host: u32,
     /// Most cores the dyno may use at once (its vCPUs, or a lower quota).
@@ -189,6 +193,8 @@ impl Dyno {
             r14: false,
             r14_since: now,
             mem_epoch: 0,
+            mem_next: SimTime::MAX,
+            r14_logged: None,
             host,
             cap,
             weight,

@@ -185,6 +185,25 @@ pub struct LatencySummary {
     pub wait_ms: f64,
 }
 
+/// A latency histogram in nanoseconds. Its `Debug` shows a summary, not every bucket.
+#[derive(Clone, PartialEq)]
+pub struct LatencyHistogram(pub Histogram<u64>);
+
+impl std::fmt::Debug for LatencyHistogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let h = &self.0;
+        write!(
+            f,
+            "LatencyHistogram {{ count: {}, min: {}, p50: {}, p99: {}, max: {} }}",
+            h.len(),
+            h.min(),
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.99),
+            h.max()
+        )
+    }
+}
+
 /// Per-window accumulator (requests binned by arrival time).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WindowAcc {
@@ -272,7 +291,7 @@ pub struct ProcessResult {
     pub in_flight: u64,
     pub latency: LatencySummary,
     /// The latency histogram (ns), for pooling across replications.
-    pub histogram: Histogram<u64>,
+    pub histogram: LatencyHistogram,
     /// Completed requests per second of counted time (duration minus warmup).
     pub throughput_rps: f64,
     /// Mean fraction of the process's cores busy over the whole run.

@@ -506,9 +506,9 @@ pub fn write_tiers(
             match &mut acc.hist {
                 Some(h) => {
                     // Same precision and auto-resize on both sides, so adding cannot fail.
-                    let _ = h.add(&p.histogram);
+                    let _ = h.add(&p.histogram.0);
                 }
-                None => acc.hist = Some(p.histogram.clone()),
+                None => acc.hist = Some(p.histogram.0.clone()),
             }
             for win in r
                 .windows

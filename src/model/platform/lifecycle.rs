@@ -49,8 +49,14 @@ impl<O: RequestObserver> Platform<O> {
         let fails = !waking && timeout.is_some_and(|t| took > t);
         self.dynos[d as usize].boot_fails = fails;
         let at = if fails { timeout.unwrap_or(took) } else { took };
-        let slug = self.slug_bytes(p);
-        let detail = format!("fs_bytes={slug} boot_s={:.3}", took.as_secs_f64());
+        // What the new incarnation's filesystem holds: the slug plus whatever it has written,
+        // which must be nothing (tests check this at every start).
+        let fs = self.slug_bytes(p) + self.dynos[d as usize].fs_bytes;
+        let files = self.dynos[d as usize].files.len();
+        let detail = format!(
+            "fs_bytes={fs} files={files} boot_s={:.3}",
+            took.as_secs_f64()
+        );
         self.log(
             now,
             p,
@@ -420,7 +426,8 @@ impl<O: RequestObserver> Platform<O> {
         let dy = &self.dynos[d as usize];
         let m = &self.spec_of(dy.process as usize).lifecycle.memory;
         m.base_mb
-            + m.per_request_mb * f64::from(dy.in_flight)
+            // Requests being worked on; those waiting in the backlog hold next to nothing.
+            + m.per_request_mb * f64::from(dy.busy_slots)
             + m.growth_mb_per_h * now.since(dy.started).as_secs_f64() / 3600.0
             + dy.fs_bytes as f64 / 1_048_576.0
     }
@@ -462,32 +469,41 @@ impl<O: RequestObserver> Platform<O> {
             dy.r14 = above;
             if above {
                 dy.r14_since = now;
-                self.log(
-                    now,
-                    p,
-                    Some(d),
-                    "r14",
-                    format!("memory_mb={mem:.1} quota_mb={quota:.0}"),
-                );
+                // Heroku repeats R14 while a dyno swaps; one line per 10 minutes is enough.
+                if dy
+                    .r14_logged
+                    .is_none_or(|t| now.since(t) >= SimDuration::from_secs(600))
+                {
+                    dy.r14_logged = Some(now);
+                    let detail = format!("memory_mb={mem:.1} quota_mb={quota:.0}");
+                    self.log(now, p, Some(d), "r14", detail);
+                }
             } else {
                 self.slots[s].stats.r14_ns += now.since(dy.r14_since).as_nanos();
             }
             self.reallocate(h, None, sched);
         }
-        let dy = &mut self.dynos[d as usize];
-        dy.mem_epoch = dy.mem_epoch.wrapping_add(1);
         if growth > 0.0 {
             let target = if above { factor * quota } else { quota };
             let hours = ((target - mem) / growth).max(0.0);
             // A hair past the threshold, so the check sees it crossed.
             let at = now + SimDuration::from_secs_f64(hours * 3600.0) + SimDuration::from_millis(1);
-            let epoch = dy.mem_epoch;
-            sched.at(at, Event::Memory { dyno: d, epoch });
+            // An earlier pending check is kept: it re-checks and reschedules. This keeps one
+            // memory event per dyno instead of one per request.
+            let dy = &mut self.dynos[d as usize];
+            if at < dy.mem_next {
+                dy.mem_epoch = dy.mem_epoch.wrapping_add(1);
+                dy.mem_next = at;
+                let epoch = dy.mem_epoch;
+                sched.at(at, Event::Memory { dyno: d, epoch });
+            }
         }
     }
 
     pub(super) fn on_memory(&mut self, d: u32, epoch: u32, sched: &mut Scheduler<Event>) {
-        if self.dynos[d as usize].mem_epoch == epoch {
+        let dy = &mut self.dynos[d as usize];
+        if dy.mem_epoch == epoch {
+            dy.mem_next = SimTime::MAX;
             self.check_memory(d, sched);
         }
     }

@@ -148,6 +148,10 @@ impl<O: RequestObserver> Platform<O> {
             }
             return;
         }
+        if self.reqs[req as usize].phase == Phase::Abandoned {
+            // Re-routed after its dyno died, but the client has had its H12 and is gone.
+            return self.release(req);
+        }
         if self.procs[p].count == 0 {
             return self.fail(req, Status::H14, sched.now());
         }
@@ -158,8 +162,9 @@ impl<O: RequestObserver> Platform<O> {
             if self.slots[s].sleeping && !self.slots[s].starting {
                 self.wake(s, sched);
             }
+            // A dyno waiting out a crash backoff is "crashed" (H10), not coming.
             let slot = &self.slots[s];
-            coming |= slot.starting
+            coming |= slot.waking
                 || slot
                     .current
                     .is_some_and(|d| self.dynos[d as usize].state == State::Booting);

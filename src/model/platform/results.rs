@@ -92,7 +92,7 @@ impl<O: RequestObserver> Platform<O> {
                 errors_by_code: p.errors,
                 in_flight: in_flight[pi],
                 latency: p.latency.summary(),
-                histogram: p.latency.histogram().clone(),
+                histogram: crate::model::metrics::LatencyHistogram(p.latency.histogram().clone()),
                 throughput_rps: p.latency.count as f64 / (counted_ns as f64 * 1e-9),
                 cpu_utilization: if p.count > 0 {
                     cpu_ns / (vcpus * p.count as f64 * run_ns)
