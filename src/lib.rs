@@ -6,8 +6,11 @@
 //! - [`scenario`]: reads and validates scenario files into model configurations and jobs.
 //! - [`output`]: writes CSV files and the manifest, atomically.
 //! - [`run`]: runs jobs in parallel and hands results to the output layer.
+//! - [`exec`]: the real executor (`dynosim jail`): runs processes as sandboxed dynos, so the model
+//!   can be checked against a real kernel. Independent of the simulation layers.
 
 pub mod engine;
+pub mod exec;
 pub mod model;
 pub mod output;
 pub mod run;

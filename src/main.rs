@@ -58,6 +58,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Run a command as an isolated dyno (real executor; needs root). See docs/executor.md.
+    Jail(dynosim::exec::cli::JailArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -156,6 +158,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Jail(args) => dynosim::exec::cli::run_cli(&args),
     }
 }
 
