@@ -507,3 +507,28 @@ cpu = { exponential = "20ms" }
         "a rolling deploy never leaves the app without dynos"
     );
 }
+
+#[test]
+fn the_bundled_ephemeral_fs_scenario_shows_what_restarts_cost() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ephemeral-fs.toml");
+    let s = dynosim::scenario::Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let r = &run_all(&s)[0];
+    let p = &r.processes[0];
+    assert!(p.restarts >= 8, "daily cycles and a deploy: {}", p.restarts);
+    assert!(
+        p.files_lost > 1000 && p.bytes_lost > 10_000_000,
+        "uploads lost: {} files",
+        p.files_lost
+    );
+    assert!(p.sticky_miss_restart > 1000, "reads after restarts miss");
+    assert!(
+        p.cold_penalty_s > 100.0,
+        "cold caches after restarts cost time"
+    );
+    assert!(p.cache_hit_ratio > 0.9 && p.cache_hit_ratio < 1.0);
+    assert!(
+        r.dynos.iter().all(|d| d.r14_s > 0.0),
+        "the leak reaches swap"
+    );
+    assert_eq!(p.requests, p.completed + p.errors + p.in_flight);
+}
