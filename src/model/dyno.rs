@@ -129,6 +129,8 @@ pub(crate) struct Dyno {
     /// Above the memory quota (R14), and since when.
     pub r14: bool,
     pub r14_since: SimTime,
+    /// Requests each of its app's routers has sent here and not yet had back.
+    pub router_active: Vec<u32>,
     /// Incremented on every reschedule of the memory event.
     pub mem_epoch: u32,
     /// When the pending memory event fires (`SimTime::MAX` if none).
@@ -192,6 +194,7 @@ impl Dyno {
             cache: Vec::new(),
             r14: false,
             r14_since: now,
+            router_active: Vec::new(),
             mem_epoch: 0,
             mem_next: SimTime::MAX,
             r14_logged: None,
