@@ -286,6 +286,25 @@ impl Cgroup {
         Err(last.unwrap_or_else(|| JailError::setup("cgroup", "could not create the cgroup")))
     }
 
+    /// The directories [`Cgroup::create`] will make for `leaf`, memory's first, so a cleanup
+    /// helper can be told about them before they exist.
+    pub fn planned_dirs(backend: &Backend, leaf: &str, limits: &Limits) -> Vec<PathBuf> {
+        let mut controllers = vec!["memory", "cpu", "cpuacct", "pids"];
+        if limits.cpuset.is_some() {
+            controllers.push("cpuset");
+        }
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for c in controllers {
+            if let Some(m) = backend.mount_of(c) {
+                let d = m.join(PARENT).join(leaf);
+                if !dirs.contains(&d) {
+                    dirs.push(d);
+                }
+            }
+        }
+        dirs
+    }
+
     fn try_create(
         backend: &Backend,
         leaf: &str,

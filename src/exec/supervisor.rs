@@ -406,11 +406,12 @@ fn launch(config: &JailConfig, backend: &Backend) -> Result<Launched, JailError>
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     );
-    let cgroup = Cgroup::create(backend, &leaf, &config.limits)?;
-    let keeper = match Keeper::spawn(&cgroup.dirs) {
-        Ok(k) => k,
+    // The keeper first: if we die while creating the cgroup, it still removes it.
+    let keeper = Keeper::spawn(&Cgroup::planned_dirs(backend, &leaf, &config.limits))?;
+    let cgroup = match Cgroup::create(backend, &leaf, &config.limits) {
+        Ok(c) => c,
         Err(e) => {
-            let _ = cgroup.remove(Duration::from_secs(1));
+            keeper.done();
             return Err(e);
         }
     };
@@ -863,9 +864,11 @@ pub fn run(
     interrupts: &AtomicUsize,
     mut on_event: impl FnMut(RunEvent),
 ) -> Result<Exit, JailError> {
+    // Read before starting: an interrupt that arrives while the jail is being set up must
+    // still stop the dyno.
+    let mut seen = interrupts.load(Ordering::SeqCst);
     let mut dyno = Dyno::start(config)?;
     let deadline = config.time_limit.map(|t| dyno.started_at() + t);
-    let mut seen = interrupts.load(Ordering::SeqCst);
     let mut told_kill = false;
     loop {
         if let Some(exit) = dyno.wait_timeout(Duration::from_millis(50))? {
