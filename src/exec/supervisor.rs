@@ -10,13 +10,13 @@ use super::{
 use std::ffi::CString;
 use std::fmt;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -108,7 +108,35 @@ pub struct Exit {
 /// supervisor leaves nothing behind.
 struct Keeper {
     child: Child,
-    stdin: Option<ChildStdin>,
+    /// Our end of the keeper's stdin: a socket, so writing to a dead keeper returns EPIPE
+    /// instead of raising SIGPIPE in a host program that does not ignore it.
+    line: Option<OwnedFd>,
+}
+
+/// send(2) with MSG_NOSIGNAL: the peer may be gone, and that must not kill the supervisor.
+fn send_all(fd: RawFd, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        // SAFETY: send(2) from a live slice.
+        let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            let e = errno();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        data = &data[n as usize..];
+    }
+    Ok(())
+}
+
+fn socket_pair() -> nix::Result<(OwnedFd, OwnedFd)> {
+    nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::Stream,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
 }
 
 const KEEPER_SCRIPT: &str = r#"trap '' HUP INT TERM PIPE
@@ -132,12 +160,14 @@ exit 0
 
 impl Keeper {
     fn spawn(dirs: &[PathBuf]) -> Result<Keeper, JailError> {
+        let (ours, theirs) = socket_pair()
+            .map_err(|e| JailError::setup("keeper", format!("creating a socket: {e}")))?;
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c")
             .arg(KEEPER_SCRIPT)
             .arg("dynosim-keeper")
             .args(dirs)
-            .stdin(Stdio::piped())
+            .stdin(Stdio::from(theirs))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         // SAFETY: setsid(2) is async-signal-safe; it takes the keeper out of the supervisor's
@@ -148,20 +178,22 @@ impl Keeper {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| {
+        let child = cmd.spawn().map_err(|e| {
             JailError::setup(
                 "keeper",
                 format!("starting the cleanup helper /bin/sh: {e}"),
             )
         })?;
-        let stdin = child.stdin.take();
-        Ok(Keeper { child, stdin })
+        Ok(Keeper {
+            child,
+            line: Some(ours),
+        })
     }
 
     /// Tell the keeper the supervisor cleaned up itself, and reap it.
     fn done(mut self) {
-        if let Some(mut s) = self.stdin.take() {
-            let _ = s.write_all(b"done\n");
+        if let Some(fd) = self.line.take() {
+            let _ = send_all(fd.as_raw_fd(), b"done\n");
         }
         let _ = self.child.wait();
     }
@@ -439,12 +471,7 @@ fn launch(config: &JailConfig, backend: &Backend) -> Result<Launched, JailError>
         }
     }
     let pipes = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC);
-    let socks = nix::sys::socket::socketpair(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::Stream,
-        None,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-    );
+    let socks = socket_pair();
     let ((err_r, err_w), (sock_p, sock_c)) = match (pipes, socks) {
         (Ok(p), Ok(s)) => (p, s),
         (Err(e), _) | (_, Err(e)) => {
@@ -529,7 +556,7 @@ fn launch(config: &JailConfig, backend: &Backend) -> Result<Launched, JailError>
             ));
         }
     }
-    if let Err(e) = sock_file.write_all(b"G") {
+    if let Err(e) = send_all(sock_file.as_raw_fd(), b"G") {
         kill_and_reap(pid);
         return Err(undo(
             &cgroup,
@@ -898,5 +925,15 @@ pub fn run(
             told_kill = true;
             on_event(RunEvent::GraceOver(config.grace));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The validation mode moves dynos between threads.
+    #[test]
+    fn dyno_is_send() {
+        fn send<T: Send>() {}
+        send::<super::Dyno>();
     }
 }
