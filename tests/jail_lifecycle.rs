@@ -342,7 +342,7 @@ fn two_dynos_cannot_see_each_other() {
         "ls /app; test -e /tmp/a-was-here && echo SEES-A-TMP; test -e /app/marker-a && echo SEES-A-APP; \
          echo queues $(ipcs -q | grep -c '^0x'); \
          echo procs $(ls /proc | grep -cE '^[0-9]+$'); \
-         ps -eo args 2>/dev/null | grep -c '[s]leep 777' | sed 's/^/sleepers /'; \
+         cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -o '[s]leep 777' | wc -l | sed 's/^/sleepers /'; \
          perl -MIO::Socket::INET -e '$c=IO::Socket::INET->new(PeerAddr=>\"127.0.0.1:5000\") and print \"CONNECTED\\n\"; print \"connect: $!\\n\" unless $c'; \
          echo DONE",
     );
