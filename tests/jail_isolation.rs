@@ -352,6 +352,15 @@ fn exit_statuses_and_errors() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("is not a directory"), "{}", r.stderr);
 
+    // A memory limit too small to even set the jail up is reported as such.
+    let r = jail(
+        &["--name", &n, "--memory", "1", "--", "true"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("error: memory:"), "{}", r.stderr);
+    assert!(r.stderr.contains("too small"), "{}", r.stderr);
+
     // A failing cgroup write (a CPU that does not exist) fails the start and leaves nothing.
     let r = jail(
         &["--name", &n, "--cpuset", "4000", "--", "true"],

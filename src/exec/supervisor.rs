@@ -343,6 +343,63 @@ fn parse_child_error(msg: &[u8]) -> JailError {
     JailError::new(kind, step, reason)
 }
 
+/// If `pid` has exited without leaving a status on `sock`, its wait status (not reaped).
+fn exited_without_status(pid: i32, sock: RawFd) -> Option<i32> {
+    // SAFETY: siginfo_t is plain data; waitid(2) with WNOWAIT only peeks at our own child.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: si_pid/si_status are valid for a child-exit siginfo filled by waitid.
+    let (child, code, status) = unsafe { (info.si_pid(), info.si_code, info.si_status()) };
+    if r != 0 || child != pid {
+        return None;
+    }
+    let mut b = [0u8; 4];
+    // SAFETY: recv(2) peeking into a local buffer.
+    let n = unsafe {
+        libc::recv(
+            sock,
+            b.as_mut_ptr().cast(),
+            4,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n == 4 {
+        return None;
+    }
+    // Rebuild a wait(2)-style status from the siginfo.
+    Some(if code == libc::CLD_EXITED {
+        (status & 0xff) << 8
+    } else {
+        status & 0x7f
+    })
+}
+
+/// The error for a jail process that died during setup without reporting why; the OOM killer
+/// is the usual culprit (a memory limit smaller than the slug plus the jail's own needs).
+fn died_in_setup(cgroup: &Cgroup, config: &JailConfig, who: &str, status: i32) -> JailError {
+    let how = ExitStatus::from_wait(status);
+    let oom = cgroup.stats().map(|s| s.oom_kills).unwrap_or(0);
+    match config.limits.memory_bytes {
+        Some(m) if oom > 0 => JailError::new(
+            ErrorKind::Input,
+            "memory",
+            format!(
+                "{who} was killed by the OOM killer during setup: the memory limit of {} is too \
+                 small for the jail (the slug is copied into memory)",
+                super::units::format_bytes(m)
+            ),
+        ),
+        _ => JailError::setup("setup", format!("{who} died during setup ({how})")),
+    }
+}
+
 fn kill_and_reap(pid: i32) {
     // SAFETY: kill(2) and waitpid(2) on our own child.
     unsafe {
@@ -536,7 +593,7 @@ fn launch(config: &JailConfig, backend: &Backend) -> Result<Launched, JailError>
         let msg = read_all_with_deadline(err_r_fd, Instant::now() + Duration::from_secs(5))
             .unwrap_or_default();
         let e = if msg.is_empty() {
-            JailError::setup("clone", "the launcher died before starting the dyno")
+            died_in_setup(&cgroup, config, "the launcher", st)
         } else {
             parse_child_error(&msg)
         };
@@ -566,7 +623,19 @@ fn launch(config: &JailConfig, backend: &Backend) -> Result<Launched, JailError>
     }
     let deadline = Instant::now() + START_TIMEOUT;
     match read_all_with_deadline(err_r_fd, deadline) {
-        Ok(msg) if msg.is_empty() => {}
+        // EOF without a message: the command was executed, unless the init died during
+        // setup (killed, e.g. by the OOM killer) without a word. An init that ran the command
+        // leaves its status on the socket before exiting.
+        Ok(msg) if msg.is_empty() => {
+            if let Some(st) = exited_without_status(pid, sock_file.as_raw_fd()) {
+                kill_and_reap(pid);
+                return Err(undo(
+                    &cgroup,
+                    keeper,
+                    died_in_setup(&cgroup, config, "the dyno's init", st),
+                ));
+            }
+        }
         Ok(msg) => {
             kill_and_reap(pid);
             return Err(undo(&cgroup, keeper, parse_child_error(&msg)));
