@@ -56,6 +56,8 @@ pub enum Event {
     WaitDone { req: u32, generation: u32 },
     /// A request's first-byte deadline (H12) passes.
     Deadline { req: u32, generation: u32 },
+    /// A call's answer reaches its caller.
+    CallReturn { parent: u32, generation: u32 },
     /// The router gives up holding a request for a booting dyno (H20).
     HoldTimeout { req: u32, generation: u32 },
     /// A request still waits in a router's backlog when its deadline passes (H12).
@@ -143,9 +145,14 @@ struct Request {
     call_rep: u16,
     pending: u16,
     child_failed: bool,
-    /// The request that made this call, and its generation (`u32::MAX`: an external request).
+    /// The request that made this call, its generation and id (`u32::MAX`: an external request).
     parent: u32,
     parent_generation: u32,
+    parent_id: u64,
+    /// The 30 s window counts from here: arrival at the router, or the end of a hold for a
+    /// booting dyno.
+    deadline_from: SimTime,
+    held_once: bool,
     // Filesystem and cache draws, made at arrival so streams stay aligned.
     client: u32,
     reads: bool,
@@ -253,6 +260,8 @@ struct ProcessRuntime {
     errors: [u64; 8],
     latency: LatencyStats,
     windows: Vec<WindowAcc>,
+    /// Windows before this index are closed.
+    open_window: usize,
     lifecycle_rng: RngStream,
     cap: f64,
     swap_slowdown: f64,
@@ -374,6 +383,7 @@ impl<O: RequestObserver> Platform<O> {
                     errors: [0; 8],
                     latency: LatencyStats::new(),
                     windows: vec![WindowAcc::default(); windows],
+                    open_window: 0,
                     lifecycle_rng: stream(&format!("lifecycle/{}", spec.name)),
                     cap,
                     swap_slowdown: spec.lifecycle.memory.swap_slowdown.max(1.0),
@@ -610,6 +620,9 @@ impl<O: RequestObserver> Model for Platform<O> {
                 }
             }
             Event::Deadline { req, generation } => self.on_deadline(req, generation, sched),
+            Event::CallReturn { parent, generation } => {
+                self.on_call_done(parent, generation, true, sched)
+            }
             Event::HoldTimeout { req, generation } => self.on_hold_timeout(req, generation, sched),
             Event::BacklogTimeout { req, generation } => {
                 self.on_backlog_timeout(req, generation, sched)
