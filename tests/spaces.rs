@@ -556,12 +556,17 @@ cpu = "1ms"
 "#;
     let e = parse_err(text);
     assert!(e.message.contains("no DNS service discovery"), "{e}");
-    // A web process in the same Fir space is reached through the space's router.
-    let ok = text
-        .replace("process = \"worker\"\ncpu", "process = \"web\"\ncpu")
-        .replace("[app.workload]\narrivals", "[app.workload]\narrivals");
+    // Its web process is reachable through the space's router (here, from another app).
+    let ok = text.replace(
+        "[[app.workload.calls]]\nprocess = \"worker\"",
+        "[[app.workload.calls]]\napp = \"edge\"",
+    ) + "[[app]]\nname = \"edge\"\nspace = \"next\"\n[[app.process]]\ntype = \"web\"\nsize = \"dyno-1c-0.5gb\"\n";
+    let s = scenario(&ok);
+    let r = &run_all(&s)[0];
     assert!(
-        dynosim::scenario::Scenario::parse(&ok, "t.toml", "t", std::path::Path::new(".")).is_err(),
-        "a web calling itself is a cycle"
+        r.processes
+            .iter()
+            .find(|p| p.app == "edge")
+            .is_some_and(|p| p.requests > 30)
     );
 }
