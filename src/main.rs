@@ -47,6 +47,9 @@ enum Command {
         /// Also write requests.csv, one row per request (large).
         #[arg(long)]
         requests: bool,
+        /// Time every event and print events per kind, events/s and where the time went.
+        #[arg(long)]
+        profile: bool,
     },
     /// Parse and validate scenarios, and print the jobs they expand to.
     Check {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
             threads,
             quiet,
             requests,
+            profile,
         } => {
             let scenarios = match load_all(&scenarios, seed, replications) {
                 Ok(s) => s,
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
                 threads: threads.map(usize::from),
                 progress: !quiet && std::io::stderr().is_terminal(),
                 requests,
+                profile,
             };
             if !quiet {
                 for s in &scenarios {
@@ -101,6 +106,9 @@ fn main() -> ExitCode {
             }
             match run(&scenarios, &opts) {
                 Ok(report) => {
+                    if profile {
+                        eprint!("{}", dynosim::run::profile_table(&report));
+                    }
                     if !quiet {
                         let folders: Vec<String> = report
                             .folders

@@ -1,7 +1,7 @@
 //! Running scenarios: jobs in parallel with rayon, results written in job order, atomically.
 
 use crate::engine::{Control, SimTime};
-use crate::model::{JobResult, NoRequests, run_job};
+use crate::model::{JobResult, NoRequests, Profile, run_job, run_job_with};
 use crate::output::{JobRows, OutputError, RequestCsv, StagingDir, Tables, write_tiers};
 use crate::scenario::{Job, Scenario};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Write requests.csv.
     pub requests: bool,
+    /// Time every event and report where the time went.
+    pub profile: bool,
 }
 
 /// What a run produced.
@@ -34,6 +36,10 @@ pub struct RunReport {
     pub events: u64,
     pub wall_seconds: f64,
     pub threads: usize,
+    /// Event counts and handler time per event kind, summed over jobs (with `profile`).
+    pub profile: Option<Profile>,
+    /// Seconds spent simulating, summed over jobs (CPU time of the jobs, roughly).
+    pub job_seconds: f64,
 }
 
 /// Why a run failed (after validation, which is the scenario module's job).
@@ -136,7 +142,7 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
     };
     let done_jobs = AtomicU64::new(0);
 
-    let results: Vec<Result<JobResult, RunError>> = pool.install(|| {
+    let results: Vec<Result<(JobResult, f64), RunError>> = pool.install(|| {
         all.par_iter()
             .map(|(si, job)| {
                 let s = &scenarios[*si];
@@ -154,13 +160,14 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
                         Control::Continue
                     }
                 };
+                let job_started = Instant::now();
                 let result = if opts.requests {
                     let mut obs = RequestCsv::create(staged[*si].path(), s, job)?;
-                    let r = run_job(cfg, job.seeds, &mut obs, progress);
+                    let r = run_job_with(cfg, job.seeds, &mut obs, progress, opts.profile);
                     obs.finish()?;
                     r.map_err(|e| RunError::Placement(e.message))?
                 } else {
-                    run_job(cfg, job.seeds, NoRequests, progress)
+                    run_job_with(cfg, job.seeds, NoRequests, progress, opts.profile)
                         .map_err(|e| RunError::Placement(e.message))?
                 };
                 if let Some(b) = &bar {
@@ -169,7 +176,7 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
                     let n = done_jobs.fetch_add(1, Ordering::Relaxed) + 1;
                     b.set_message(format!("{n}/{} jobs", all.len()));
                 }
-                Ok(result)
+                Ok((result, job_started.elapsed().as_secs_f64()))
             })
             .collect()
     });
@@ -187,13 +194,23 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
         events: 0,
         wall_seconds: 0.0,
         threads,
+        profile: None,
+        job_seconds: 0.0,
     };
     let mut per_scenario: Vec<Vec<(Job, JobResult)>> =
         scenarios.iter().map(|_| Vec::new()).collect();
     for (si, job) in &all {
-        let r = results_iter.next().expect("one result per job")?;
+        let (r, seconds) = results_iter.next().expect("one result per job")?;
         report.requests += r.generated;
         report.events += r.events;
+        report.job_seconds += seconds;
+        if let Some(p) = &r.profile {
+            let total = report.profile.get_or_insert_with(Profile::default);
+            for k in 0..p.counts.len() {
+                total.counts[k] += p.counts[k];
+                total.nanos[k] += p.nanos[k];
+            }
+        }
         per_scenario[*si].push((*job, r));
     }
     for ((s, stage), jobs) in scenarios.iter().zip(staged).zip(per_scenario) {
@@ -254,4 +271,51 @@ fn write_manifest(
         what: "cannot write".into(),
         source: e,
     })
+}
+
+/// The `--profile` report: events per kind, their share of the handler time, and the engine's
+/// own share (queue operations), as text for the terminal.
+pub fn profile_table(report: &RunReport) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let Some(p) = &report.profile else { return o };
+    let handler_ns: u64 = p.nanos.iter().sum();
+    let events: u64 = p.counts.iter().sum();
+    let job_ns = report.job_seconds * 1e9;
+    let _ = writeln!(
+        o,
+        "profile: {} events in {:.2} s of job time: {:.2} M events/s, {:.2} M requests/s per core",
+        events,
+        report.job_seconds,
+        events as f64 / report.job_seconds.max(1e-9) * 1e-6,
+        report.requests as f64 / report.job_seconds.max(1e-9) * 1e-6
+    );
+    let _ = writeln!(
+        o,
+        "  {:<16} {:>14} {:>8} {:>10} {:>9}",
+        "event", "count", "share", "time_s", "ns/event"
+    );
+    let mut rows: Vec<usize> = (0..p.counts.len()).filter(|&k| p.counts[k] > 0).collect();
+    rows.sort_by_key(|&k| std::cmp::Reverse(p.nanos[k]));
+    for k in rows {
+        let _ = writeln!(
+            o,
+            "  {:<16} {:>14} {:>7.1}% {:>10.3} {:>9.0}",
+            crate::model::EVENT_KINDS[k],
+            p.counts[k],
+            100.0 * p.nanos[k] as f64 / job_ns.max(1.0),
+            p.nanos[k] as f64 * 1e-9,
+            p.nanos[k] as f64 / p.counts[k] as f64
+        );
+    }
+    let engine_ns = (job_ns - handler_ns as f64).max(0.0);
+    let _ = writeln!(
+        o,
+        "  {:<16} {:>14} {:>7.1}% {:>10.3}   (event queue, clock, results; includes timer overhead)",
+        "engine+other",
+        "",
+        100.0 * engine_ns / job_ns.max(1.0),
+        engine_ns * 1e-9
+    );
+    o
 }

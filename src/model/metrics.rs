@@ -464,6 +464,8 @@ pub struct JobResult {
     pub windows: Vec<WindowRow>,
     pub instances: Vec<InstanceResult>,
     pub lifecycle: Vec<LifecycleEvent>,
+    /// Time per event kind, with `--profile`.
+    pub profile: Option<super::platform::Profile>,
     /// Events handled by the engine.
     pub events: u64,
     /// Requests generated (including warmup).
