@@ -244,3 +244,26 @@ fn under_default_noise_a_size_sweep_orders_p99_as_the_tiers_predict() {
         mean("performance-m")
     );
 }
+
+#[test]
+fn a_figure_that_cannot_be_written_is_a_warning_and_the_others_are_drawn() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sc = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml");
+    let out = tmp.path().join("q");
+    ok(&["run", s(&sc), "--out", s(&out), "--quiet"]);
+    for f in FIGURES {
+        std::fs::remove_file(out.join(format!("{f}.png"))).expect("rm");
+    }
+    // A folder where the CDF's PNG should go: that file cannot be written.
+    std::fs::create_dir(out.join("latency_cdf.png")).expect("mkdir");
+    let report = dynosim::output::plot::draw_all(&out).expect("the CSVs are readable");
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(report.warnings[0].contains("latency_cdf"));
+    assert!(out.join("latency_by_formation.png").exists());
+    assert!(out.join("p99_over_time.png").exists());
+    assert!(report.files.contains(&"sweep_p99_cost.png".to_string()));
+    // Through the CLI: the failure is reported and the exit code says so.
+    let r = dynosim(&["plot", s(&out)]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("latency_cdf"));
+}

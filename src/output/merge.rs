@@ -142,11 +142,15 @@ impl From<OutputError> for MergeError {
 /// What a merge wrote.
 #[derive(Debug)]
 pub struct MergeReport {
+    /// The merged folder, now in place.
     pub folder: PathBuf,
+    /// Shard folders read.
     pub shards: usize,
+    /// Jobs in the merged run.
     pub jobs: usize,
     /// Plot files written, and figures that failed (the CSVs are written regardless).
     pub plots: PlotReport,
+    /// Wall time spent drawing the plots.
     pub plot_seconds: f64,
 }
 

@@ -1181,6 +1181,7 @@ struct Series {
 
 struct Panel {
     title: String,
+    tier: String,
     series: Vec<Series>,
     /// (time, event kind) of marked lifecycle events.
     events: Vec<(f64, &'static str)>,
@@ -1263,6 +1264,7 @@ impl TimeFigure<'_> {
                 None => {
                     panels.push(Panel {
                         title,
+                        tier: c.tier.clone(),
                         series: Vec::new(),
                         events: Vec::new(),
                     });
@@ -1358,7 +1360,12 @@ impl Figure for TimeFigure<'_> {
                 }
             }
             for (i, s) in panel.series.iter().enumerate() {
-                let color = PALETTE[i % PALETTE.len()];
+                // One line per panel takes its tier's colour, as in the other figures.
+                let color = if panel.series.len() == 1 {
+                    tier_color(&panel.tier)
+                } else {
+                    PALETTE[i % PALETTE.len()]
+                };
                 chart
                     .draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))
                     .map_err(err)?
