@@ -169,6 +169,8 @@ fn the_cdf_uses_requests_csv_when_present() {
     ]);
     let svg = std::fs::read_to_string(out.join("latency_cdf.svg")).expect("svg");
     assert!(svg.contains("from requests.csv"), "exact CDF");
+    // The M/M/c tail reaches past a second: the axis must span it (values are not clamped).
+    assert!(svg.contains("\n1,000\n</text>"), "latency axis reaches 1 s");
     std::fs::remove_file(out.join("requests.csv")).expect("rm");
     ok(&["plot", s(&out)]);
     let svg = std::fs::read_to_string(out.join("latency_cdf.svg")).expect("svg");

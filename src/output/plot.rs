@@ -565,7 +565,8 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
 /// A latency tick label in ms: `0.5`, `20`, `1,000`.
 fn fmt_ms(v: f64) -> String {
     if v < 1.0 {
-        format!("{v:.1}")
+        let decimals = (-v.log10().floor()).max(1.0) as usize;
+        format!("{v:.decimals$}")
     } else {
         let n = v.round() as u64;
         let s = n.to_string();
@@ -683,7 +684,7 @@ fn log_axis(
 fn cat_label_style(labels: &[String], width_px: u32) -> (bool, u32) {
     let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
     let per_cat = width_px / (labels.len().max(1) as u32);
-    if longest * 8 > per_cat {
+    if longest * 9 > per_cat {
         (true, (longest * 8 + 50).clamp(60, 300))
     } else {
         (false, 50)
@@ -784,7 +785,9 @@ impl Figure for BoxFigure<'_> {
             .draw()
             .map_err(err)?;
 
-        let half = 0.28;
+        // Boxes at most ~120 px wide, however few the formations.
+        let units_per_px = (d.cats.len() as f64 + 0.2) / f64::from(self.size().0 - 200);
+        let half = 0.28f64.min(60.0 * units_per_px);
         for (i, c) in d.cats.iter().enumerate() {
             let x = i as f64;
             let color = tier_color(&c.tier);
@@ -836,13 +839,17 @@ impl Figure for BoxFigure<'_> {
             // Every replication's p99, beside the box.
             chart
                 .draw_series(c.done().map(|r| {
-                    Circle::new((x + half + 0.08, r.q[3]), 4, BLACK.mix(0.7).stroke_width(1))
+                    Circle::new(
+                        (x + half + 12.0 * units_per_px, r.q[3]),
+                        4,
+                        BLACK.mix(0.7).stroke_width(1),
+                    )
                 }))
                 .map_err(err)?;
             chart
                 .draw_series([Text::new(
                     fmt_latency(p99),
-                    (x + half + 0.14, p99),
+                    (x + half + 22.0 * units_per_px, p99),
                     font(13),
                 )])
                 .map_err(err)?;
@@ -1040,7 +1047,11 @@ fn exact_curves(
             continue;
         };
         // Microseconds: 3 significant digits are plenty for a plot.
-        hists[g].saturating_record((ms * 1000.0).max(1.0) as u64);
+        let us = (ms * 1000.0).max(1.0) as u64;
+        // `record` grows the auto-resizing histogram; saturating would clamp to its start size.
+        if hists[g].record(us).is_err() {
+            hists[g].saturating_record(us);
+        }
         total += 1;
     }
     let curves = groups
@@ -1094,10 +1105,12 @@ impl Figure for CdfFigure<'_> {
         if self.curves.iter().all(|c| c.points.is_empty()) {
             return empty(root, &title, "no completed requests");
         }
+        // The axis starts at the 1st percentile: below it an empirical CDF only adds decades of
+        // near-zero values that squash the part that matters.
         let (lo, hi) = log_range(
             self.curves
                 .iter()
-                .flat_map(|c| c.points.iter().map(|p| p.0)),
+                .flat_map(|c| c.points.iter().filter(|p| p.1 >= 0.01).map(|p| p.0)),
             1.3,
             1.5,
         );
@@ -1142,7 +1155,12 @@ impl Figure for CdfFigure<'_> {
             } else {
                 tier_color(&c.tier)
             };
-            let pts: Vec<(f64, f64)> = c.points.iter().map(|p| (p.0, nines(p.1))).collect();
+            let pts: Vec<(f64, f64)> = c
+                .points
+                .iter()
+                .filter(|p| p.0 >= lo)
+                .map(|p| (p.0, nines(p.1)))
+                .collect();
             chart
                 .draw_series(LineSeries::new(pts.clone(), color.stroke_width(3)))
                 .map_err(err)?
@@ -1595,6 +1613,8 @@ mod tests {
         assert_eq!(log_ticks(1.0, 1e6), [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6]);
         assert_eq!(fmt_ms(12345.0), "12,345");
         assert_eq!(fmt_ms(0.5), "0.5");
+        assert_eq!(fmt_ms(0.001_000_000_000_000_2), "0.001");
+        assert_eq!(fmt_ms(0.05), "0.05");
         assert_eq!(fmt_nines(2.0), "99%");
         assert_eq!(fmt_nines(3.0), "99.9%");
         assert_eq!(fmt_nines(nines(0.5)), "50%");
