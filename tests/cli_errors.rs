@@ -524,12 +524,71 @@ fn too_many_performance_m() {
 }
 
 #[test]
-fn space_is_not_modelled_yet() {
+fn an_unknown_space() {
     let text = base_with("name = \"shop\"", "name = \"shop\"\nspace = \"prod\"");
     Case::new("space", &text).rejects(&Expect {
         at: Some("space"),
         key: Some("app[0].space"),
-        phrases: &["not modelled"],
+        phrases: &["unknown space `prod`", "[[space]]"],
+    });
+}
+
+#[test]
+fn a_common_runtime_size_in_a_space() {
+    let text = format!(
+        "{}[[space]]\nname = \"prod\"\nkind = \"private\"\nregion = \"virginia\"\n",
+        base_with("name = \"shop\"", "name = \"shop\"\nspace = \"prod\"")
+    );
+    Case::new("standard in a space", &text).rejects(&Expect {
+        at: Some("size = "),
+        key: Some("app[0].process[0].size"),
+        phrases: &["run on the Common Runtime", "private-*"],
+    });
+}
+
+#[test]
+fn a_space_size_on_the_common_runtime() {
+    let text = base_with("size = ", "size = \"shield-m\"");
+    Case::new("shield outside", &text).rejects(&Expect {
+        at: Some("size = "),
+        key: Some("app[0].process[0].size"),
+        phrases: &["run only in shield spaces"],
+    });
+}
+
+#[test]
+fn a_fir_size_in_a_private_space() {
+    let text = format!(
+        "{}[[space]]\nname = \"prod\"\nkind = \"private\"\nregion = \"virginia\"\n",
+        base_with("name = \"shop\"", "name = \"shop\"\nspace = \"prod\"")
+            .replace("standard-1x", "dyno-1c-0.5gb")
+    );
+    Case::new("fir in private", &text).rejects(&Expect {
+        at: Some("size = "),
+        key: Some("app[0].process[0].size"),
+        phrases: &["run only in fir spaces", "private space"],
+    });
+}
+
+#[test]
+fn a_bad_space_region_and_cidr() {
+    let text = format!(
+        "{}[[space]]\nname = \"prod\"\nkind = \"private\"\nregion = \"virgina\"\n",
+        BASE
+    );
+    Case::new("region", &text).rejects(&Expect {
+        at: Some("region = "),
+        key: Some("space[0].region"),
+        phrases: &["unknown space region", "did you mean `virginia`"],
+    });
+    let text = format!(
+        "{}[[space]]\nname = \"prod\"\nkind = \"private\"\nregion = \"virginia\"\ntrusted_ips = [\"10.0.0.0/33\"]\n",
+        BASE
+    );
+    Case::new("cidr", &text).rejects(&Expect {
+        at: Some("trusted_ips"),
+        key: Some("space[0].trusted_ips[0]"),
+        phrases: &["prefix length"],
     });
 }
 

@@ -208,17 +208,25 @@ cpu = { exponential = "100ms" }
             .iter()
             .filter(|r| r[col(&rh, "replication")] == rep)
             .collect();
-        let ok_rows = mine
-            .iter()
-            .filter(|r| r[col(&rh, "status")] == "ok")
-            .count() as u64;
-        let h12 = mine
-            .iter()
-            .filter(|r| r[col(&rh, "status")] == "H12")
-            .count() as u64;
-        assert_eq!(ok_rows, n("completed"));
-        assert_eq!(h12, n("errors_h12"));
-        assert!(h12 > 0, "the scenario should overload the dyno");
+        let count = |status: &str| {
+            mine.iter()
+                .filter(|r| r[col(&rh, "status")] == status)
+                .count() as u64
+        };
+        assert_eq!(count("ok"), n("completed"));
+        for code in ["H10", "H11", "H12", "H13", "H14", "H20"] {
+            assert_eq!(
+                count(code),
+                n(&format!("errors_{}", code.to_lowercase())),
+                "{code}"
+            );
+        }
+        // Overloaded: the routers shed load (H11) and the rest time out (H12).
+        assert!(
+            n("errors_h11") + n("errors_h12") > 0,
+            "the scenario should overload the dyno"
+        );
+        assert_eq!(mine.len() as u64, n("completed") + n("errors"));
         assert_eq!(n("requests"), n("completed") + n("errors") + n("in_flight"));
         // Request ids are unique.
         let mut ids: Vec<&str> = mine
@@ -235,7 +243,12 @@ cpu = { exponential = "100ms" }
             .take(500)
         {
             let f = |c: &str| r[col(&rh, c)].parse::<f64>().expect("number");
-            let parts = f("network_ms") + f("queue_ms") + f("cpu_ms") + f("wait_ms");
+            let parts = f("router_ms")
+                + f("network_ms")
+                + f("queue_ms")
+                + f("cpu_ms")
+                + f("downstream_ms")
+                + f("wait_ms");
             assert!((parts - f("latency_ms")).abs() < 1e-3, "{r:?}");
         }
     }

@@ -269,15 +269,27 @@ fn requests_are_conserved_through_restarts_kills_and_timeouts() {
 fn backoff_waits(size: &str) -> Vec<f64> {
     // Boots always take 90 s, past the 60 s R10 limit: after a first crash the dyno never comes
     // back, and each retry waits longer.
+    let space = if size.starts_with("private") {
+        "[[space]]\nname = \"vault\"\nkind = \"private\"\nregion = \"oregon\"\n"
+    } else {
+        ""
+    };
+    let app_space = if space.is_empty() {
+        ""
+    } else {
+        "space = \"vault\""
+    };
     let text = format!(
         r#"
 seed = 1
 duration = "2d"
 noise = "off"
+{space}
 [lifecycle]
 cycling = false
 [[app]]
 name = "broken"
+{app_space}
 [[app.crash]]
 at = "1h"
 [[app.process]]
@@ -456,10 +468,15 @@ cpu = {{ exponential = "20ms" }}
     // Without preboot every dyno restarts at once: requests wait ~20 s for the new ones.
     assert!(slow(&plain_reqs) > 500, "{}", slow(&plain_reqs));
     assert_eq!(slow(&pre_reqs), 0);
+    // Held requests go to the first dyno up; past the routers' limits they are shed (H11).
+    let p = &plain.processes[0];
     assert_eq!(
-        plain.processes[0].errors, 0,
-        "held requests are served once dynos are up"
+        p.errors,
+        p.errors_h(Status::H11),
+        "only router shedding, no lost requests"
     );
+    assert!((p.errors as f64) < 0.001 * p.requests as f64);
+    assert_eq!(pre.processes[0].errors, 0);
     // The old dynos get SIGTERM 3 minutes after a preboot deploy.
     for s in events(&pre, "sigterm") {
         assert!((secs(s) - (H + 180.0)).abs() < 1e-6);
@@ -474,8 +491,13 @@ duration = "3h"
 noise = "off"
 [lifecycle]
 cycling = false
+[[space]]
+name = "vault"
+kind = "private"
+region = "oregon"
 [[app]]
 name = "bank"
+space = "vault"
 deploys = ["1h"]
 [[app.process]]
 type = "web"

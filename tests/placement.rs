@@ -41,6 +41,9 @@ fn build(apps: &[(String, Vec<(usize, u32)>)]) -> Vec<AppSpec> {
         .map(|(a, (region, procs))| AppSpec {
             name: format!("app{a}"),
             region: region.clone(),
+            space: None,
+            router: Default::default(),
+            untrusted_share: 0.0,
             processes: procs
                 .iter()
                 .enumerate()
@@ -92,7 +95,7 @@ proptest! {
         spec.shared.tenant_memory = tenant;
         let mut rng = SeedTree::new(seed).stream();
         let total: usize = apps.iter().flat_map(|a| &a.processes).map(|p| p.count as usize).sum();
-        let Ok(pl) = place(&apps, &spec, &mut rng) else {
+        let Ok(pl) = place(&apps, &[], &spec, &mut rng) else {
             // A failure must be real: the shared dynos of some region do not fit by memory.
             let free = spec.shared.instance.memory_mb - (spec.shared.instance.memory_mb as f64 * tenant).round() as u64;
             let mut need: HashMap<&str, (u64, u64)> = HashMap::new();
@@ -146,7 +149,7 @@ proptest! {
             }
         }
         // The same stream gives the same placement.
-        let again = place(&apps, &spec, &mut SeedTree::new(seed).stream());
+        let again = place(&apps, &[], &spec, &mut SeedTree::new(seed).stream());
         prop_assert_eq!(Ok(pl), again);
     }
 
@@ -158,11 +161,11 @@ proptest! {
         let mut spec = PlacementSpec::default();
         spec.shared.instances = instances;
         spec.policy = PlacementPolicy::Spread;
-        let pl = place(&apps, &spec, &mut SeedTree::new(1).stream()).expect("room");
+        let pl = place(&apps, &[], &spec, &mut SeedTree::new(1).stream()).expect("room");
         let most = pl.instances.iter().map(|i| i.dynos.len()).max().unwrap_or(0);
         prop_assert_eq!(most as u32, n.div_ceil(instances), "spread evens out");
         spec.policy = PlacementPolicy::BinPack;
-        let pl = place(&apps, &spec, &mut SeedTree::new(1).stream()).expect("room");
+        let pl = place(&apps, &[], &spec, &mut SeedTree::new(1).stream()).expect("room");
         prop_assert_eq!(pl.instances.len() as u32, n.div_ceil(30));
     }
 }

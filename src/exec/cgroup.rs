@@ -286,6 +286,25 @@ impl Cgroup {
         Err(last.unwrap_or_else(|| JailError::setup("cgroup", "could not create the cgroup")))
     }
 
+    /// The directories [`Cgroup::create`] will make for `leaf`, memory's first, so a cleanup
+    /// helper can be told about them before they exist.
+    pub fn planned_dirs(backend: &Backend, leaf: &str, limits: &Limits) -> Vec<PathBuf> {
+        let mut controllers = vec!["memory", "cpu", "cpuacct", "pids"];
+        if limits.cpuset.is_some() {
+            controllers.push("cpuset");
+        }
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for c in controllers {
+            if let Some(m) = backend.mount_of(c) {
+                let d = m.join(PARENT).join(leaf);
+                if !dirs.contains(&d) {
+                    dirs.push(d);
+                }
+            }
+        }
+        dirs
+    }
+
     fn try_create(
         backend: &Backend,
         leaf: &str,
@@ -584,8 +603,10 @@ fn alive(pid: i32) -> bool {
     unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
 }
 
-/// Remove dyno cgroups whose supervisor is gone (left by a crash where the keeper died too),
-/// killing any processes still in them. Best effort: errors are ignored.
+/// Remove empty dyno cgroups whose supervisor is gone (left when both the supervisor and its
+/// keeper were killed). Processes are never killed here: a dead supervisor's init exits by
+/// itself, and a cgroup that still has processes may belong to a supervisor in another pid
+/// namespace. Best effort: errors are ignored.
 pub fn sweep_stale(backend: &Backend) {
     for parent in backend.parents() {
         let Ok(entries) = fs::read_dir(&parent) else {
@@ -593,27 +614,13 @@ pub fn sweep_stale(backend: &Backend) {
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = owner_pid(&name) else {
-                continue;
-            };
-            if alive(pid) {
-                continue;
-            }
-            let dir = entry.path();
-            for _ in 0..100 {
-                let procs: Vec<i32> = fs::read_to_string(dir.join("cgroup.procs"))
-                    .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
-                    .unwrap_or_default();
-                if procs.is_empty() {
-                    break;
+            match owner_pid(&name) {
+                // rmdir fails (EBUSY) while the cgroup has processes.
+                Some(pid) if !alive(pid) => {
+                    let _ = fs::remove_dir(entry.path());
                 }
-                for p in procs {
-                    // SAFETY: plain kill(2) of a process in an orphaned dyno cgroup.
-                    unsafe { libc::kill(p, libc::SIGKILL) };
-                }
-                std::thread::sleep(Duration::from_millis(10));
+                _ => {}
             }
-            let _ = fs::remove_dir(&dir);
         }
         let _ = fs::remove_dir(&parent);
     }

@@ -1,7 +1,9 @@
 //! `dynosim jail`: flag parsing and reporting around [`super::run`]. Kept here rather than in
 //! main.rs so the binary only dispatches.
 
-use super::units::{parse_bytes, parse_cores, parse_cpuset, parse_pids, parse_shares};
+use super::units::{
+    format_bytes, parse_bytes, parse_cores, parse_cpuset, parse_pids, parse_shares,
+};
 use super::{ErrorKind, Exit, JailConfig, Limits, Net, RunEvent, run, validate_name};
 use crate::model::Catalog;
 use clap::{Args, ValueEnum};
@@ -14,14 +16,10 @@ use std::time::Duration;
 /// Flags of `dynosim jail`.
 #[derive(Debug, Clone, Args)]
 #[command(
-    about = "Run a command as an isolated dyno (real executor; needs root)",
-    long_about = "Run a command as an isolated dyno: new user, pid, mount, net, uts, ipc and \
-cgroup namespaces; a fresh tmpfs root with the slug copied to /app and a fresh /tmp; read-only \
-system directories; cgroup limits from the size or the flags; no capabilities, an unprivileged \
-uid, no_new_privs and a seccomp deny-list.\n\nExit status: the command's (128 + signal if it was \
-killed), 2 for bad flags, 125 if the jail could not be set up, 126/127 if the command could not \
-be executed / was not found. See docs/executor.md.",
-    after_help = "Example: sudo dynosim jail --size standard-1x --slug ./app -- sh -c 'echo $DYNO'"
+    after_help = "Exit status: the command's (128 + N if killed by signal N), 2 for bad flags, 125 if \
+the jail could not be set up, 126/127 if the command cannot be executed / is not found.\n\n\
+Example: sudo dynosim jail --size standard-1x --slug ./app -- sh -c 'echo $DYNO'\n\n\
+Needs root, user namespaces and cgroups (v2 with cpu, memory, pids; or v1). See docs/executor.md."
 )]
 pub struct JailArgs {
     /// Dyno size from the catalog (`dynosim catalog`): sets memory, CPU weight, CPU cap and
@@ -162,10 +160,6 @@ fn catch_interrupts() {
     }
 }
 
-fn mib(b: u64) -> String {
-    format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64)
-}
-
 fn report(name: &str, config: &JailConfig, exit: &Exit) {
     if exit.stats.oom_kills > 0 {
         eprintln!(
@@ -173,12 +167,12 @@ fn report(name: &str, config: &JailConfig, exit: &Exit) {
             config
                 .limits
                 .memory_bytes
-                .map(|m| format!(" of {}", mib(m)))
+                .map(|m| format!(" of {}", format_bytes(m)))
                 .unwrap_or_default(),
             exit.stats.oom_kills,
             exit.stats
                 .memory_peak
-                .map(|p| format!("; peak {}", mib(p)))
+                .map(|p| format!("; peak {}", format_bytes(p)))
                 .unwrap_or_default()
         );
     }

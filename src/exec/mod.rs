@@ -19,6 +19,8 @@
 //!
 //! The entry points are [`Dyno::start`] (library) and [`cli::run_cli`] (`dynosim jail`).
 
+#![warn(missing_docs)]
+
 pub mod cgroup;
 mod child;
 pub mod cli;

@@ -10,13 +10,13 @@ use super::{
 use std::ffi::CString;
 use std::fmt;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -108,7 +108,35 @@ pub struct Exit {
 /// supervisor leaves nothing behind.
 struct Keeper {
     child: Child,
-    stdin: Option<ChildStdin>,
+    /// Our end of the keeper's stdin: a socket, so writing to a dead keeper returns EPIPE
+    /// instead of raising SIGPIPE in a host program that does not ignore it.
+    line: Option<OwnedFd>,
+}
+
+/// send(2) with MSG_NOSIGNAL: the peer may be gone, and that must not kill the supervisor.
+fn send_all(fd: RawFd, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        // SAFETY: send(2) from a live slice.
+        let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            let e = errno();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        data = &data[n as usize..];
+    }
+    Ok(())
+}
+
+fn socket_pair() -> nix::Result<(OwnedFd, OwnedFd)> {
+    nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::Stream,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
 }
 
 const KEEPER_SCRIPT: &str = r#"trap '' HUP INT TERM PIPE
@@ -132,12 +160,14 @@ exit 0
 
 impl Keeper {
     fn spawn(dirs: &[PathBuf]) -> Result<Keeper, JailError> {
+        let (ours, theirs) = socket_pair()
+            .map_err(|e| JailError::setup("keeper", format!("creating a socket: {e}")))?;
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c")
             .arg(KEEPER_SCRIPT)
             .arg("dynosim-keeper")
             .args(dirs)
-            .stdin(Stdio::piped())
+            .stdin(Stdio::from(theirs))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         // SAFETY: setsid(2) is async-signal-safe; it takes the keeper out of the supervisor's
@@ -148,20 +178,22 @@ impl Keeper {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| {
+        let child = cmd.spawn().map_err(|e| {
             JailError::setup(
                 "keeper",
                 format!("starting the cleanup helper /bin/sh: {e}"),
             )
         })?;
-        let stdin = child.stdin.take();
-        Ok(Keeper { child, stdin })
+        Ok(Keeper {
+            child,
+            line: Some(ours),
+        })
     }
 
     /// Tell the keeper the supervisor cleaned up itself, and reap it.
     fn done(mut self) {
-        if let Some(mut s) = self.stdin.take() {
-            let _ = s.write_all(b"done\n");
+        if let Some(fd) = self.line.take() {
+            let _ = send_all(fd.as_raw_fd(), b"done\n");
         }
         let _ = self.child.wait();
     }
@@ -311,6 +343,63 @@ fn parse_child_error(msg: &[u8]) -> JailError {
     JailError::new(kind, step, reason)
 }
 
+/// If `pid` has exited without leaving a status on `sock`, its wait status (not reaped).
+fn exited_without_status(pid: i32, sock: RawFd) -> Option<i32> {
+    // SAFETY: siginfo_t is plain data; waitid(2) with WNOWAIT only peeks at our own child.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: si_pid/si_status are valid for a child-exit siginfo filled by waitid.
+    let (child, code, status) = unsafe { (info.si_pid(), info.si_code, info.si_status()) };
+    if r != 0 || child != pid {
+        return None;
+    }
+    let mut b = [0u8; 4];
+    // SAFETY: recv(2) peeking into a local buffer.
+    let n = unsafe {
+        libc::recv(
+            sock,
+            b.as_mut_ptr().cast(),
+            4,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n == 4 {
+        return None;
+    }
+    // Rebuild a wait(2)-style status from the siginfo.
+    Some(if code == libc::CLD_EXITED {
+        (status & 0xff) << 8
+    } else {
+        status & 0x7f
+    })
+}
+
+/// The error for a jail process that died during setup without reporting why; the OOM killer
+/// is the usual culprit (a memory limit smaller than the slug plus the jail's own needs).
+fn died_in_setup(cgroup: &Cgroup, config: &JailConfig, who: &str, status: i32) -> JailError {
+    let how = ExitStatus::from_wait(status);
+    let oom = cgroup.stats().map(|s| s.oom_kills).unwrap_or(0);
+    match config.limits.memory_bytes {
+        Some(m) if oom > 0 => JailError::new(
+            ErrorKind::Input,
+            "memory",
+            format!(
+                "{who} was killed by the OOM killer during setup: the memory limit of {} is too \
+                 small for the jail (the slug is copied into memory)",
+                super::units::format_bytes(m)
+            ),
+        ),
+        _ => JailError::setup("setup", format!("{who} died during setup ({how})")),
+    }
+}
+
 fn kill_and_reap(pid: i32) {
     // SAFETY: kill(2) and waitpid(2) on our own child.
     unsafe {
@@ -406,11 +495,12 @@ fn launch(config: &JailConfig, backend: &Backend) -> Result<Launched, JailError>
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     );
-    let cgroup = Cgroup::create(backend, &leaf, &config.limits)?;
-    let keeper = match Keeper::spawn(&cgroup.dirs) {
-        Ok(k) => k,
+    // The keeper first: if we die while creating the cgroup, it still removes it.
+    let keeper = Keeper::spawn(&Cgroup::planned_dirs(backend, &leaf, &config.limits))?;
+    let cgroup = match Cgroup::create(backend, &leaf, &config.limits) {
+        Ok(c) => c,
         Err(e) => {
-            let _ = cgroup.remove(Duration::from_secs(1));
+            keeper.done();
             return Err(e);
         }
     };
@@ -438,12 +528,7 @@ fn launch(config: &JailConfig, backend: &Backend) -> Result<Launched, JailError>
         }
     }
     let pipes = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC);
-    let socks = nix::sys::socket::socketpair(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::Stream,
-        None,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-    );
+    let socks = socket_pair();
     let ((err_r, err_w), (sock_p, sock_c)) = match (pipes, socks) {
         (Ok(p), Ok(s)) => (p, s),
         (Err(e), _) | (_, Err(e)) => {
@@ -508,7 +593,7 @@ fn launch(config: &JailConfig, backend: &Backend) -> Result<Launched, JailError>
         let msg = read_all_with_deadline(err_r_fd, Instant::now() + Duration::from_secs(5))
             .unwrap_or_default();
         let e = if msg.is_empty() {
-            JailError::setup("clone", "the launcher died before starting the dyno")
+            died_in_setup(&cgroup, config, "the launcher", st)
         } else {
             parse_child_error(&msg)
         };
@@ -528,7 +613,7 @@ fn launch(config: &JailConfig, backend: &Backend) -> Result<Launched, JailError>
             ));
         }
     }
-    if let Err(e) = sock_file.write_all(b"G") {
+    if let Err(e) = send_all(sock_file.as_raw_fd(), b"G") {
         kill_and_reap(pid);
         return Err(undo(
             &cgroup,
@@ -538,7 +623,19 @@ fn launch(config: &JailConfig, backend: &Backend) -> Result<Launched, JailError>
     }
     let deadline = Instant::now() + START_TIMEOUT;
     match read_all_with_deadline(err_r_fd, deadline) {
-        Ok(msg) if msg.is_empty() => {}
+        // EOF without a message: the command was executed, unless the init died during
+        // setup (killed, e.g. by the OOM killer) without a word. An init that ran the command
+        // leaves its status on the socket before exiting.
+        Ok(msg) if msg.is_empty() => {
+            if let Some(st) = exited_without_status(pid, sock_file.as_raw_fd()) {
+                kill_and_reap(pid);
+                return Err(undo(
+                    &cgroup,
+                    keeper,
+                    died_in_setup(&cgroup, config, "the dyno's init", st),
+                ));
+            }
+        }
         Ok(msg) => {
             kill_and_reap(pid);
             return Err(undo(&cgroup, keeper, parse_child_error(&msg)));
@@ -863,9 +960,11 @@ pub fn run(
     interrupts: &AtomicUsize,
     mut on_event: impl FnMut(RunEvent),
 ) -> Result<Exit, JailError> {
+    // Read before starting: an interrupt that arrives while the jail is being set up must
+    // still stop the dyno.
+    let mut seen = interrupts.load(Ordering::SeqCst);
     let mut dyno = Dyno::start(config)?;
     let deadline = config.time_limit.map(|t| dyno.started_at() + t);
-    let mut seen = interrupts.load(Ordering::SeqCst);
     let mut told_kill = false;
     loop {
         if let Some(exit) = dyno.wait_timeout(Duration::from_millis(50))? {
@@ -895,5 +994,15 @@ pub fn run(
             told_kill = true;
             on_event(RunEvent::GraceOver(config.grace));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The validation mode moves dynos between threads.
+    #[test]
+    fn dyno_is_send() {
+        fn send<T: Send>() {}
+        send::<super::Dyno>();
     }
 }

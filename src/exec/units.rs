@@ -36,6 +36,19 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// A byte count for messages, in the largest binary unit that keeps it readable: `64 MiB`,
+/// `1.5 GiB`, `600 KiB`, `1 B`.
+pub fn format_bytes(b: u64) -> String {
+    for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        let v = b as f64 / (1u64 << shift) as f64;
+        if v >= 1.0 {
+            let text = format!("{v:.1}");
+            return format!("{} {unit}", text.trim_end_matches(".0"));
+        }
+    }
+    format!("{b} B")
+}
+
 /// Parse a CPU quota in cores (`0.5`, `2`). At least 0.01 core, because the kernel's smallest
 /// quota is 1 ms per 100 ms period.
 pub fn parse_cores(text: &str) -> Result<f64, String> {
@@ -118,6 +131,14 @@ mod tests {
         assert!(parse_bytes("M").is_err());
         assert!(parse_bytes("-1M").is_err());
         assert!(parse_bytes("99999999999T").is_err());
+    }
+
+    #[test]
+    fn formats_bytes() {
+        assert_eq!(format_bytes(64 << 20), "64 MiB");
+        assert_eq!(format_bytes(3 << 29), "1.5 GiB");
+        assert_eq!(format_bytes(600 << 10), "600 KiB");
+        assert_eq!(format_bytes(1), "1 B");
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub enum Status {
     Ok,
     /// H10: no dyno of the process is up or starting (all crashed or backing off).
     H10,
+    /// H11: every dyno is at the router's active limit and the router's backlog is full.
+    H11,
     /// H12: no response within the request timeout (30 s); the dyno keeps working on it.
     H12,
     /// H13: the dyno died (crash, kill, R15) while it held the request.
@@ -21,16 +23,23 @@ pub enum Status {
     H14,
     /// H20: the router held the request while dynos booted or woke, and gave up.
     H20,
+    /// A downstream call failed, so the request failed (the app answers 5xx).
+    Downstream,
+    /// Refused at a space's ingress: the client is outside the trusted IP ranges.
+    Refused,
 }
 
 impl Status {
     /// Error codes in column order (`errors_h10`, ...).
-    pub const ERRORS: [Status; 5] = [
+    pub const ERRORS: [Status; 8] = [
         Status::H10,
+        Status::H11,
         Status::H12,
         Status::H13,
         Status::H14,
         Status::H20,
+        Status::Downstream,
+        Status::Refused,
     ];
 
     /// Index in [`Status::ERRORS`].
@@ -44,6 +53,9 @@ impl Status {
         match self {
             Status::Ok => "ok",
             Status::H10 => "H10",
+            Status::H11 => "H11",
+            Status::Downstream => "downstream",
+            Status::Refused => "refused",
             Status::H12 => "H12",
             Status::H13 => "H13",
             Status::H14 => "H14",
@@ -55,10 +67,14 @@ impl Status {
 /// Where a completed request's time went, in nanoseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Split {
+    /// Time in the router: backlog, hold for booting dynos, connection set-up.
+    pub router_ns: u64,
     pub network_ns: u64,
     pub queue_ns: u64,
     pub cpu_ns: u64,
     pub wait_ns: u64,
+    /// Time waiting for downstream calls.
+    pub downstream_ns: u64,
 }
 
 /// One counted request, as handed to a [`RequestObserver`](super::RequestObserver).
@@ -80,6 +96,8 @@ pub struct RequestRecord {
     pub status: Status,
     /// Present for completed requests.
     pub split: Option<Split>,
+    /// For a call: the id of the request that made it.
+    pub parent: Option<u64>,
 }
 
 /// Record into an auto-resizing histogram. Resizing only fails for values near u64::MAX, which a
@@ -99,7 +117,7 @@ pub(crate) struct LatencyStats {
     pub count: u64,
     sum_ns: f64,
     max_ns: u64,
-    split_sum: [f64; 4],
+    split_sum: [f64; 6],
 }
 
 impl LatencyStats {
@@ -110,7 +128,7 @@ impl LatencyStats {
             count: 0,
             sum_ns: 0.0,
             max_ns: 0,
-            split_sum: [0.0; 4],
+            split_sum: [0.0; 6],
         }
     }
 
@@ -124,6 +142,8 @@ impl LatencyStats {
         self.split_sum[1] += split.queue_ns as f64;
         self.split_sum[2] += split.cpu_ns as f64;
         self.split_sum[3] += split.wait_ns as f64;
+        self.split_sum[4] += split.router_ns as f64;
+        self.split_sum[5] += split.downstream_ns as f64;
     }
 
     fn mean_ms(&self, sum: f64) -> f64 {
@@ -164,6 +184,8 @@ impl LatencyStats {
             queue_ms: self.mean_ms(self.split_sum[1]),
             cpu_ms: self.mean_ms(self.split_sum[2]),
             wait_ms: self.mean_ms(self.split_sum[3]),
+            router_ms: self.mean_ms(self.split_sum[4]),
+            downstream_ms: self.mean_ms(self.split_sum[5]),
         }
     }
 }
@@ -183,6 +205,8 @@ pub struct LatencySummary {
     pub queue_ms: f64,
     pub cpu_ms: f64,
     pub wait_ms: f64,
+    pub router_ms: f64,
+    pub downstream_ms: f64,
 }
 
 /// A latency histogram in nanoseconds. Its `Debug` shows a summary, not every bucket.
@@ -213,6 +237,8 @@ pub(crate) struct WindowAcc {
     sum_ns: f64,
     max_ns: u64,
     hist: Option<Histogram<u32>>,
+    /// p50, p90, p99 in ms once the window is closed and its histogram dropped.
+    closed: Option<[f64; 3]>,
 }
 
 impl WindowAcc {
@@ -221,17 +247,37 @@ impl WindowAcc {
         self.completed += 1;
         self.sum_ns += latency_ns as f64;
         self.max_ns = self.max_ns.max(latency_ns);
+        if self.closed.is_some() {
+            // A very late outcome: counted, but the quantiles are already fixed.
+            return;
+        }
         let h = self.hist.get_or_insert_with(|| {
             Histogram::new(2).expect("2 significant digits is a valid precision")
         });
         record(h, latency_ns);
     }
 
-    pub fn row(&self, app: usize, process: usize, start_s: f64, in_flight: u64) -> WindowRow {
+    fn quantiles(&self) -> [f64; 3] {
+        if let Some(q) = self.closed {
+            return q;
+        }
         let q = |p: f64| match &self.hist {
             Some(h) if self.completed > 0 => h.value_at_quantile(p).min(self.max_ns) as f64 * 1e-6,
             _ => f64::NAN,
         };
+        [q(0.5), q(0.9), q(0.99)]
+    }
+
+    /// Fix the quantiles and free the histogram: memory stays flat however long the run.
+    pub fn close(&mut self) {
+        if self.closed.is_none() {
+            self.closed = Some(self.quantiles());
+            self.hist = None;
+        }
+    }
+
+    pub fn row(&self, app: usize, process: usize, start_s: f64, in_flight: u64) -> WindowRow {
+        let [p50_ms, p90_ms, p99_ms] = self.quantiles();
         WindowRow {
             app,
             process,
@@ -245,9 +291,9 @@ impl WindowAcc {
             } else {
                 f64::NAN
             },
-            p50_ms: q(0.5),
-            p90_ms: q(0.9),
-            p99_ms: q(0.99),
+            p50_ms,
+            p90_ms,
+            p99_ms,
         }
     }
 }
@@ -285,7 +331,7 @@ pub struct ProcessResult {
     pub completed: u64,
     /// All errors; `errors_by_code` breaks them down in [`Status::ERRORS`] order.
     pub errors: u64,
-    pub errors_by_code: [u64; 5],
+    pub errors_by_code: [u64; 8],
     /// Counted requests whose outcome was still open when the run ended (found by scanning the
     /// live requests, independently of the other counters).
     pub in_flight: u64,

@@ -59,9 +59,11 @@ pub struct Workload {
     pub arrivals: Arrivals,
     /// CPU demand per request, seconds on one reference core.
     pub cpu: Dist,
-    /// Non-CPU time per request (I/O, downstream services), spent after the CPU work while the
+    /// Non-CPU time per request (I/O), spent after the CPU work and the calls, while the
     /// request keeps its concurrency slot.
     pub wait: Dist,
+    /// Downstream calls, in order.
+    pub calls: Vec<CallSpec>,
 }
 
 /// Memory use of one dyno: `base + per_request x in-flight + growth x uptime + files written`.
@@ -144,8 +146,13 @@ pub struct ScheduledCrash {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppSpec {
     pub name: String,
-    /// Common Runtime region (`us`, `eu`): the shared pool its shared-tier dynos join.
+    /// Common Runtime region (`us`, `eu`), or the space's region.
     pub region: String,
+    /// Index of the space the app runs in; `None` for the Common Runtime.
+    pub space: Option<usize>,
+    pub router: RouterSpec,
+    /// Share of external requests from clients outside the space's trusted IP ranges.
+    pub untrusted_share: f64,
     pub processes: Vec<ProcessSpec>,
     pub workload: Option<Workload>,
     /// Deploy times: every dyno restarts (preboot, rolling or all at once).
@@ -201,12 +208,84 @@ impl Default for LifecycleSpec {
     }
 }
 
-/// Network delays.
+/// Network delays by link class, each a round-trip time drawn per request or call; half is spent
+/// on the way there and half on the way back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkSpec {
-    /// Round-trip time between router and dyno, drawn once per request; half is spent before the
-    /// request reaches the dyno and half on the way back.
-    pub router_dyno_rtt: Dist,
+    /// External client to the router (0 by default: latency is measured at the router, as
+    /// Heroku's own router metrics do).
+    pub client_router: Dist,
+    /// Common Runtime router to dyno, on the region's flat shared network.
+    pub router_dyno: Dist,
+    /// A space's router to its dynos, on the space's own network.
+    pub space_router_dyno: Dist,
+    /// Dyno to dyno inside one space (`<process>.<app>.app.localspace`).
+    pub space_dyno_dyno: Dist,
+    /// A dyno calling another app through its public router (egress, load balancer).
+    pub egress_router: Dist,
+}
+
+/// A Private, Shield or Fir space: its own network, routers and dedicated instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpaceSpec {
+    pub name: String,
+    pub kind: Tier,
+    pub region: String,
+    /// Trusted IP ranges on the ingress; `None` accepts every client.
+    pub trusted_ips: Option<Vec<String>>,
+}
+
+/// How an app's routers treat requests (Heroku HTTP routing).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RouterSpec {
+    /// Independent routers; each request picks one at random. They do not coordinate.
+    pub routers: u32,
+    /// Requests one router sends to one dyno at once (50 on the platform).
+    pub active_limit: u32,
+    /// Per router, the backlog holds up to `backlog_per_dyno x dynos` requests; H11 beyond.
+    pub backlog_per_dyno: u32,
+    /// Router 2.0 keeps connections to dynos open; without it each request pays a connection
+    /// set-up (one more router-dyno round trip).
+    pub keepalive: bool,
+}
+
+impl Default for RouterSpec {
+    /// Heroku HTTP routing: 50 active requests per dyno per router, backlog 50 x dynos, router
+    /// 2.0 keep-alive. The number of routers is not published: 4 is an assumption.
+    fn default() -> Self {
+        RouterSpec {
+            routers: 4,
+            active_limit: 50,
+            backlog_per_dyno: 50,
+            keepalive: true,
+        }
+    }
+}
+
+/// A downstream call a request makes after its CPU work, holding its slot until it returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallSpec {
+    /// Callee app and process (indices into the configuration).
+    pub app: usize,
+    pub process: usize,
+    /// Calls made; in parallel (all at once) or one after the other.
+    pub count: u32,
+    pub parallel: bool,
+    /// How the call travels.
+    pub route: CallRoute,
+    /// The callee's work for this call (CPU, then its own calls, then wait).
+    pub cpu: Dist,
+    pub wait: Dist,
+    pub calls: Vec<CallSpec>,
+}
+
+/// How a call reaches the callee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallRoute {
+    /// Inside one space, straight to a dyno (`<process>.<app>.app.localspace`, round robin).
+    Space,
+    /// Out through the callee app's public router.
+    PublicRouter,
 }
 
 /// Everything one simulation job needs, already validated.
@@ -225,5 +304,6 @@ pub struct SimConfig {
     pub placement: PlacementSpec,
     pub cpu: CpuSpec,
     pub lifecycle: LifecycleSpec,
+    pub spaces: Vec<SpaceSpec>,
     pub apps: Vec<AppSpec>,
 }

@@ -4,7 +4,7 @@
 //! underlying compute instance with other dynos"; Performance, Private, Shield and Fir dynos
 //! "don't share their underlying compute instance". So shared-tier dynos go to a region's shared
 //! pool, among other tenants' dynos, and every dedicated-tier dyno gets an instance of its own.
-//! Spaces (a later model) will add per-space pools; `PoolKey` is the seam.
+//! Apps in a Private, Shield or Fir space run on that space's own dedicated instances.
 
 use super::AppSpec;
 use crate::engine::RngStream;
@@ -82,8 +82,10 @@ impl Default for PlacementSpec {
 pub enum PoolKey {
     /// The Common Runtime's shared pool of a region.
     Shared(String),
-    /// An instance of its own for one dedicated-tier dyno.
+    /// An instance of its own for one dedicated-tier dyno on the Common Runtime.
     Dedicated,
+    /// One of a space's own dedicated instances.
+    Space(String),
 }
 
 /// One instance that hosts at least one of the scenario's dynos.
@@ -136,6 +138,7 @@ type RegionPool = (BTreeMap<u32, usize>, Vec<u64>, u32);
 /// Place every dyno of `apps`. `rng` is used only by the random policy.
 pub fn place(
     apps: &[AppSpec],
+    spaces: &[super::SpaceSpec],
     spec: &PlacementSpec,
     rng: &mut RngStream,
 ) -> Result<Placement, PlacementError> {
@@ -152,9 +155,19 @@ pub fn place(
                 let dyno = of_dyno.len();
                 if !proc_.size.tier.shares_host() {
                     // An instance of its own: the dyno's cores and memory, nobody else's.
+                    let (name, pool) = match app.space {
+                        Some(sp) => {
+                            let space = &spaces[sp].name;
+                            (
+                                format!("space.{space}.{dedicated}"),
+                                PoolKey::Space(space.clone()),
+                            )
+                        }
+                        None => (format!("dedicated.{dedicated}"), PoolKey::Dedicated),
+                    };
                     instances.push(Instance {
-                        name: format!("dedicated.{dedicated}"),
-                        pool: PoolKey::Dedicated,
+                        name,
+                        pool,
                         kind: InstanceType {
                             vcpus: proc_.size.vcpus,
                             memory_mb: proc_.size.ram_mb,

@@ -91,10 +91,13 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "completed",
     "errors",
     "errors_h10",
+    "errors_h11",
     "errors_h12",
     "errors_h13",
     "errors_h14",
     "errors_h20",
+    "errors_downstream",
+    "errors_refused",
     "in_flight",
     "mean_ms",
     "p50_ms",
@@ -103,9 +106,11 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "p99_ms",
     "p999_ms",
     "max_ms",
+    "mean_router_ms",
     "mean_network_ms",
     "mean_queue_ms",
     "mean_cpu_ms",
+    "mean_downstream_ms",
     "mean_wait_ms",
     "throughput_rps",
     "cpu_utilization",
@@ -209,6 +214,7 @@ pub const TIER_COLUMNS: &[&str] = &[
 
 pub const REQUEST_COLUMNS: &[&str] = &[
     "request",
+    "parent",
     "app",
     "process",
     "dyno",
@@ -217,9 +223,11 @@ pub const REQUEST_COLUMNS: &[&str] = &[
     "service_start_s",
     "latency_ms",
     "status",
+    "router_ms",
     "network_ms",
     "queue_ms",
     "cpu_ms",
+    "downstream_ms",
     "wait_ms",
 ];
 
@@ -282,6 +290,9 @@ impl Tables {
                 p.errors_by_code[2].to_string(),
                 p.errors_by_code[3].to_string(),
                 p.errors_by_code[4].to_string(),
+                p.errors_by_code[5].to_string(),
+                p.errors_by_code[6].to_string(),
+                p.errors_by_code[7].to_string(),
                 p.in_flight.to_string(),
                 fmt_f64(l.mean_ms, 4),
                 fmt_f64(l.p50_ms, 4),
@@ -290,9 +301,11 @@ impl Tables {
                 fmt_f64(l.p99_ms, 4),
                 fmt_f64(l.p999_ms, 4),
                 fmt_f64(l.max_ms, 4),
+                fmt_f64(l.router_ms, 4),
                 fmt_f64(l.network_ms, 4),
                 fmt_f64(l.queue_ms, 4),
                 fmt_f64(l.cpu_ms, 4),
+                fmt_f64(l.downstream_ms, 4),
                 fmt_f64(l.wait_ms, 4),
                 fmt_f64(p.throughput_rps, 4),
                 fmt_f64(p.cpu_utilization, 6),
@@ -691,6 +704,7 @@ impl RequestObserver for RequestCsv {
         let mut rec: Vec<String> = self.prefix.clone();
         rec.extend([
             r.id.to_string(),
+            r.parent.map(|p| p.to_string()).unwrap_or_default(),
             app.clone(),
             process.clone(),
             if r.dyno == 0 {
@@ -714,12 +728,14 @@ impl RequestObserver for RequestCsv {
         ]);
         match &r.split {
             Some(s) => rec.extend([
+                ms(s.router_ns),
                 ms(s.network_ns),
                 ms(s.queue_ns),
                 ms(s.cpu_ns),
+                ms(s.downstream_ns),
                 ms(s.wait_ns),
             ]),
-            None => rec.extend([String::new(), String::new(), String::new(), String::new()]),
+            None => rec.extend(std::iter::repeat_n(String::new(), 6)),
         }
         if let Err(e) = self.w.write_record(&rec) {
             self.error = Some(csv_err(&self.path, e));

@@ -242,6 +242,7 @@ impl Scenario {
             }
             if let Err(e) = crate::model::place(
                 &config.apps,
+                &config.spaces,
                 &config.placement,
                 &mut crate::model::placement_stream(job.seeds),
             ) {

@@ -30,6 +30,8 @@ pub struct RawScenario {
     /// Platform lifecycle rules (cycling, drain, sleep, backoff); a table, see `validate`.
     pub lifecycle: Option<toml::Value>,
     #[serde(default)]
+    pub space: Vec<RawSpace>,
+    #[serde(default)]
     pub app: Vec<RawApp>,
     /// Dotted path -> list of values, in file order.
     pub sweep: Option<toml::Table>,
@@ -40,8 +42,25 @@ pub struct RawScenario {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
-    /// Router <-> dyno round-trip time: a duration string or a distribution table.
+    /// Every link's round-trip time at once: a duration string or a distribution table.
     pub latency: Option<toml::Value>,
+    /// Per link class, overriding `latency`.
+    pub client_router: Option<toml::Value>,
+    pub router_dyno: Option<toml::Value>,
+    pub space_router_dyno: Option<toml::Value>,
+    pub space_dyno_dyno: Option<toml::Value>,
+    pub egress_router: Option<toml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpace {
+    pub name: String,
+    /// `private`, `shield` or `fir`.
+    pub kind: String,
+    pub region: String,
+    /// CIDR ranges allowed on the space's ingress.
+    pub trusted_ips: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +81,8 @@ pub struct RawApp {
     pub crash: Option<Vec<toml::Value>>,
     /// Ephemeral filesystem and local cache; a table, see `validate`.
     pub filesystem: Option<toml::Value>,
+    /// Router settings; a table, see `validate`.
+    pub router: Option<toml::Value>,
     #[serde(default)]
     pub process: Vec<RawProcess>,
     pub workload: Option<RawWorkload>,
@@ -97,4 +118,8 @@ pub struct RawWorkload {
     pub arrivals: toml::Value,
     pub cpu: toml::Value,
     pub wait: Option<toml::Value>,
+    /// Share of requests from outside the space's trusted IP ranges.
+    pub untrusted_share: Option<f64>,
+    /// Downstream calls: `[[app.workload.calls]]` tables.
+    pub calls: Option<Vec<toml::Value>>,
 }

@@ -5,9 +5,9 @@ use super::raw::{RawApp, RawScenario};
 use super::units::parse_duration;
 use crate::engine::SimDuration;
 use crate::model::{
-    AppSpec, Arrivals, Catalog, CpuMode, CpuSpec, Dist, FilesystemSpec, LifecycleSpec, MemorySpec,
-    NetworkSpec, NoiseSpec, PlacementPolicy, PlacementSpec, ProcessLifecycle, ProcessSpec,
-    SimConfig, Size, Tier, Workload,
+    AppSpec, Arrivals, CallRoute, CallSpec, Catalog, CpuMode, CpuSpec, Dist, FilesystemSpec,
+    LifecycleSpec, MemorySpec, NetworkSpec, NoiseSpec, PlacementPolicy, PlacementSpec,
+    ProcessLifecycle, ProcessSpec, RouterSpec, SimConfig, Size, SpaceSpec, Tier, Workload,
 };
 use std::collections::HashSet;
 use std::path::Path;
@@ -455,10 +455,8 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
     let placement = build_placement(ctx, raw.placement.as_ref())?;
     let cpu = build_cpu(ctx, raw.cpu.as_ref())?;
     let lifecycle = build_lifecycle(ctx, raw.lifecycle.as_ref())?;
-    let router_dyno_rtt = match raw.network.as_ref().and_then(|n| n.latency.as_ref()) {
-        Some(v) => ctx.dist(&root.key("network").key("latency"), v)?,
-        None => default_network(),
-    };
+    let network = build_network(ctx, raw.network.as_ref())?;
+    let spaces = build_spaces(ctx, &raw.space)?;
     let catalog = build_catalog(ctx, raw)?;
     if raw.app.is_empty() {
         return Err(ctx
@@ -472,15 +470,17 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
         if !names.insert(app.name.as_str()) {
             return Err(ctx.err(&p.key("name"), format!("duplicate app name `{}`", app.name)));
         }
-        apps.push(build_app(ctx, &catalog, &p, app)?);
+        apps.push(build_app(ctx, &catalog, &spaces, &p, app)?);
     }
+    resolve_calls(ctx, raw, &mut apps)?;
     Ok((
         SimConfig {
             duration,
             warmup,
             window,
             request_timeout,
-            network: NetworkSpec { router_dyno_rtt },
+            network,
+            spaces,
             noise,
             placement,
             cpu,
@@ -499,18 +499,33 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
 fn build_app(
     ctx: &Ctx<'_>,
     catalog: &Catalog,
+    spaces: &[SpaceSpec],
     path: &KeyPath,
     app: &RawApp,
 ) -> Result<AppSpec, ScenarioError> {
     if app.name.trim().is_empty() {
         return Err(ctx.err(&path.key("name"), "the app name must not be empty"));
     }
-    if app.space.is_some() {
-        return Err(ctx.err(
-            &path.key("space"),
-            "Private, Shield and Fir spaces are not modelled in this version; omit `space` to run on the Common Runtime",
-        ));
-    }
+    let space = match &app.space {
+        None => None,
+        Some(name) => match spaces.iter().position(|s| &s.name == name) {
+            Some(i) => Some(i),
+            None => {
+                let known: Vec<&str> = spaces.iter().map(|s| s.name.as_str()).collect();
+                return Err(ctx.err(
+                    &path.key("space"),
+                    format!(
+                        "unknown space `{name}`; define it with [[space]] (defined: {})",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            }
+        },
+    };
     if app.process.is_empty() {
         return Err(ctx.err(path, format!("app `{}` has no [[app.process]]", app.name)));
     }
@@ -551,6 +566,13 @@ fn build_app(
                 ),
             ));
         };
+        check_size_fits_space(
+            ctx,
+            &p.key("size"),
+            size,
+            space.map(|i| &spaces[i]),
+            &app.name,
+        )?;
         let count = pr.count.unwrap_or(1);
         if count < 0 {
             return Err(ctx.err(
@@ -683,10 +705,22 @@ fn build_app(
                     Some(v) => ctx.dist(&wp.key("wait"), v)?,
                     None => Dist::Constant(0.0),
                 },
+                // Calls may name apps defined later; `resolve_calls` fills them in.
+                calls: Vec::new(),
             })
         }
     };
+    if let (Some(sp), Some(_)) = (space, &app.region) {
+        return Err(ctx.err(
+            &path.key("region"),
+            format!(
+                "an app in space `{}` runs in the space's region ({}); remove `region`",
+                spaces[sp].name, spaces[sp].region
+            ),
+        ));
+    }
     let region = match app.region.as_deref() {
+        _ if space.is_some() => space.map_or("us", |sp| spaces[sp].region.as_str()),
         None | Some("us") => "us",
         Some("eu") => "eu",
         Some(other) => {
@@ -756,9 +790,36 @@ fn build_app(
         None => None,
         Some(v) => Some(build_filesystem(ctx, &path.key("filesystem"), v)?),
     };
+    let router = build_router(ctx, &path.key("router"), app.router.as_ref())?;
+    let untrusted_share = match app.workload.as_ref().and_then(|w| w.untrusted_share) {
+        None => 0.0,
+        Some(x) => {
+            let up = path.key("workload").key("untrusted_share");
+            if !(0.0..=1.0).contains(&x) {
+                return Err(ctx.err(
+                    &up,
+                    format!("must be a fraction between 0 and 1, found {x}"),
+                ));
+            }
+            if x > 0.0
+                && space
+                    .and_then(|sp| spaces[sp].trusted_ips.as_ref())
+                    .is_none()
+            {
+                return Err(ctx.err(
+                    &up,
+                    "requests can only be refused at a space's ingress: put the app in a [[space]] with `trusted_ips`",
+                ));
+            }
+            x
+        }
+    };
     Ok(AppSpec {
         name: app.name.clone(),
         region: region.to_string(),
+        space,
+        router,
+        untrusted_share,
         deploys,
         preboot: app.preboot.unwrap_or(false),
         crashes,
@@ -1283,4 +1344,431 @@ fn build_filesystem(
             None => Dist::Constant(0.1),
         },
     })
+}
+
+/// The Private Space regions (heroku-dynos.md section 8).
+const SPACE_REGIONS: [&str; 10] = [
+    "dublin",
+    "frankfurt",
+    "london",
+    "montreal",
+    "mumbai",
+    "oregon",
+    "singapore",
+    "sydney",
+    "tokyo",
+    "virginia",
+];
+
+/// `[[space]]` tables.
+fn build_spaces(
+    ctx: &Ctx<'_>,
+    raw: &[super::raw::RawSpace],
+) -> Result<Vec<SpaceSpec>, ScenarioError> {
+    let mut out: Vec<SpaceSpec> = Vec::new();
+    for (i, sp) in raw.iter().enumerate() {
+        let p = KeyPath::root().key("space").index(i);
+        if sp.name.trim().is_empty() {
+            return Err(ctx.err(&p.key("name"), "the space name must not be empty"));
+        }
+        if out.iter().any(|o| o.name == sp.name) {
+            return Err(ctx.err(
+                &p.key("name"),
+                format!("duplicate space name `{}`", sp.name),
+            ));
+        }
+        let kind = match sp.kind.as_str() {
+            "private" => Tier::Private,
+            "shield" => Tier::Shield,
+            "fir" => Tier::Fir,
+            other => {
+                return Err(ctx.err(
+                    &p.key("kind"),
+                    format!("a space is \"private\", \"shield\" or \"fir\", not `{other}`"),
+                ));
+            }
+        };
+        if !SPACE_REGIONS.contains(&sp.region.as_str()) {
+            let hint = did_you_mean(&sp.region, SPACE_REGIONS.iter().copied())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            return Err(ctx.err(
+                &p.key("region"),
+                format!(
+                    "unknown space region `{}`{hint}; spaces run in: {}",
+                    sp.region,
+                    SPACE_REGIONS.join(", ")
+                ),
+            ));
+        }
+        if let Some(ranges) = &sp.trusted_ips {
+            for (j, r) in ranges.iter().enumerate() {
+                if let Err(m) = parse_cidr(r) {
+                    return Err(ctx.err(&p.key("trusted_ips").index(j), m));
+                }
+            }
+        }
+        out.push(SpaceSpec {
+            name: sp.name.clone(),
+            kind,
+            region: sp.region.clone(),
+            trusted_ips: sp.trusted_ips.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Check `a.b.c.d/n` or an IPv6 CIDR.
+fn parse_cidr(text: &str) -> Result<(), String> {
+    let (addr, len) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not a CIDR range such as \"203.0.113.0/24\""))?;
+    let ip: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` in `{text}` is not an IP address"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    match len.parse::<u32>() {
+        Ok(n) if n <= max => Ok(()),
+        _ => Err(format!(
+            "`{len}` in `{text}` is not a prefix length between 0 and {max}"
+        )),
+    }
+}
+
+/// Sizes must match where the app runs: private-* in private spaces, shield-* in shield spaces,
+/// dyno-* in Fir spaces, and the Common Runtime tiers outside spaces (Heroku dyno tiers).
+fn check_size_fits_space(
+    ctx: &Ctx<'_>,
+    path: &KeyPath,
+    size: &Size,
+    space: Option<&SpaceSpec>,
+    app: &str,
+) -> Result<(), ScenarioError> {
+    let needs = match size.tier {
+        Tier::Private => Some(Tier::Private),
+        Tier::Shield => Some(Tier::Shield),
+        Tier::Fir => Some(Tier::Fir),
+        _ => None,
+    };
+    match (needs, space) {
+        (None, None) => Ok(()),
+        (Some(k), Some(sp)) if sp.kind == k => Ok(()),
+        (None, Some(sp)) => Err(ctx.err(
+            path,
+            format!(
+                "{} dynos run on the Common Runtime, but app `{app}` is in {} space `{}`; use {} sizes there",
+                size.display,
+                sp.kind,
+                sp.name,
+                space_sizes(sp.kind)
+            ),
+        )),
+        (Some(k), None) => Err(ctx.err(
+            path,
+            format!(
+                "{} dynos run only in {k} spaces; put app `{app}` in a [[space]] of kind \"{k}\" or use a Common Runtime size",
+                size.display
+            ),
+        )),
+        (Some(k), Some(sp)) => Err(ctx.err(
+            path,
+            format!(
+                "{} dynos run only in {k} spaces, but `{}` is a {} space; use {} sizes there",
+                size.display,
+                sp.name,
+                sp.kind,
+                space_sizes(sp.kind)
+            ),
+        )),
+    }
+}
+
+fn space_sizes(kind: Tier) -> &'static str {
+    match kind {
+        Tier::Private => "private-*",
+        Tier::Shield => "shield-*",
+        _ => "dyno-* (Fir)",
+    }
+}
+
+/// `[network]`: `latency` sets every link; each link key overrides it.
+fn build_network(
+    ctx: &Ctx<'_>,
+    raw: Option<&super::raw::RawNetwork>,
+) -> Result<NetworkSpec, ScenarioError> {
+    let p = KeyPath::root().key("network");
+    let all = match raw.and_then(|n| n.latency.as_ref()) {
+        Some(v) => Some(ctx.dist(&p.key("latency"), v)?),
+        None => None,
+    };
+    let link = |key: &str, v: Option<&Value>, default: Dist| -> Result<Dist, ScenarioError> {
+        match v {
+            Some(v) => ctx.dist(&p.key(key), v),
+            None => Ok(all.clone().unwrap_or(default)),
+        }
+    };
+    let n = raw;
+    Ok(NetworkSpec {
+        // `latency` covers the platform's links; the client's own link is separate (0 unless
+        // given), so `latency = "2ms"` means 2 ms per hop inside the platform.
+        client_router: match n.and_then(|n| n.client_router.as_ref()) {
+            Some(v) => ctx.dist(&p.key("client_router"), v)?,
+            None => Dist::Constant(0.0),
+        },
+        router_dyno: link(
+            "router_dyno",
+            n.and_then(|n| n.router_dyno.as_ref()),
+            default_network(),
+        )?,
+        space_router_dyno: link(
+            "space_router_dyno",
+            n.and_then(|n| n.space_router_dyno.as_ref()),
+            Dist::lognormal_from_median_p99(0.0005, 0.002),
+        )?,
+        space_dyno_dyno: link(
+            "space_dyno_dyno",
+            n.and_then(|n| n.space_dyno_dyno.as_ref()),
+            Dist::lognormal_from_median_p99(0.0003, 0.0015),
+        )?,
+        egress_router: link(
+            "egress_router",
+            n.and_then(|n| n.egress_router.as_ref()),
+            Dist::lognormal_from_median_p99(0.003, 0.015),
+        )?,
+    })
+}
+
+/// `[app.router]`.
+fn build_router(
+    ctx: &Ctx<'_>,
+    p: &KeyPath,
+    v: Option<&Value>,
+) -> Result<RouterSpec, ScenarioError> {
+    let mut spec = RouterSpec::default();
+    let Some(v) = v else { return Ok(spec) };
+    let t = ctx.table(p, v, "a table such as [app.router] routers = 4")?;
+    ctx.known_keys(
+        p,
+        t,
+        &["routers", "active_limit", "backlog_per_dyno", "keepalive"],
+    )?;
+    let whole = |key: &str, lo: f64, hi: f64| -> Result<Option<u32>, ScenarioError> {
+        match ctx.num_in(p, t, key, lo, hi)? {
+            Some(x) if x.fract() != 0.0 => Err(ctx.err(&p.key(key), "must be a whole number")),
+            Some(x) => Ok(Some(x as u32)),
+            None => Ok(None),
+        }
+    };
+    if let Some(n) = whole("routers", 1.0, 255.0)? {
+        spec.routers = n;
+    }
+    if let Some(n) = whole("active_limit", 1.0, 100_000.0)? {
+        spec.active_limit = n;
+    }
+    if let Some(n) = whole("backlog_per_dyno", 0.0, 100_000.0)? {
+        spec.backlog_per_dyno = n;
+    }
+    match t.get("keepalive") {
+        None => {}
+        Some(Value::Boolean(b)) => spec.keepalive = *b,
+        Some(other) => {
+            return Err(ctx.err(
+                &p.key("keepalive"),
+                format!("expected true or false, found `{other}`"),
+            ));
+        }
+    }
+    Ok(spec)
+}
+
+/// Build every workload's calls, now that all apps are known: routes, forbidden calls, cycles.
+fn resolve_calls(
+    ctx: &Ctx<'_>,
+    raw: &RawScenario,
+    apps: &mut [AppSpec],
+) -> Result<(), ScenarioError> {
+    for a in 0..apps.len() {
+        let Some(w) = raw.app[a].workload.as_ref() else {
+            continue;
+        };
+        let Some(list) = &w.calls else { continue };
+        let path = KeyPath::root()
+            .key("app")
+            .index(a)
+            .key("workload")
+            .key("calls");
+        let Some(proc_) = apps[a].workload.as_ref().map(|w| w.process) else {
+            continue;
+        };
+        let mut stack = vec![(a, proc_)];
+        let calls = build_calls(ctx, raw, apps, &path, list, &mut stack)?;
+        if let Some(wl) = apps[a].workload.as_mut() {
+            wl.calls = calls;
+        }
+    }
+    Ok(())
+}
+
+fn build_calls(
+    ctx: &Ctx<'_>,
+    raw: &RawScenario,
+    apps: &[AppSpec],
+    path: &KeyPath,
+    list: &[Value],
+    stack: &mut Vec<(usize, usize)>,
+) -> Result<Vec<CallSpec>, ScenarioError> {
+    let (caller_app, caller_proc) = *stack.last().expect("the caller is on the stack");
+    let mut out = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let p = path.index(i);
+        let t = ctx.table(
+            &p,
+            v,
+            "a table such as { app = \"api\", process = \"web\" }",
+        )?;
+        ctx.known_keys(
+            &p,
+            t,
+            &["app", "process", "count", "parallel", "cpu", "wait"],
+        )?;
+        let str_key = |k: &str| -> Result<Option<&str>, ScenarioError> {
+            match t.get(k) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.as_str())),
+                Some(o) => Err(ctx.err(&p.key(k), format!("expected a string, found `{o}`"))),
+            }
+        };
+        let callee_name = str_key("app")?.unwrap_or(apps[caller_app].name.as_str());
+        let Some(ca) = apps.iter().position(|x| x.name == callee_name) else {
+            return Err(ctx.err(&p.key("app"), format!("unknown app `{callee_name}`")));
+        };
+        let pname = str_key("process")?.unwrap_or("web");
+        let Some(cp) = apps[ca].processes.iter().position(|x| x.name == pname) else {
+            return Err(ctx.err(
+                &p.key("process"),
+                format!("app `{callee_name}` has no process type `{pname}`"),
+            ));
+        };
+        let count = match ctx.num_in(&p, t, "count", 1.0, 1000.0)? {
+            Some(x) if x.fract() != 0.0 => {
+                return Err(ctx.err(&p.key("count"), "must be a whole number"));
+            }
+            Some(x) => x as u32,
+            None => 1,
+        };
+        let parallel = match t.get("parallel") {
+            None => false,
+            Some(Value::Boolean(b)) => *b,
+            Some(o) => {
+                return Err(ctx.err(
+                    &p.key("parallel"),
+                    format!("expected true or false, found `{o}`"),
+                ));
+            }
+        };
+        // Which network the call takes, and whether the platform allows it at all.
+        let (caller, callee) = (&apps[caller_app], &apps[ca]);
+        let where_ = |app: &AppSpec| match app.space {
+            Some(s) => format!("space `{}`", ctx_space_name(raw, s)),
+            None => "the Common Runtime".to_string(),
+        };
+        let same_space = caller.space.is_some() && caller.space == callee.space;
+        let fir = callee
+            .space
+            .is_some_and(|s| raw.space.get(s).is_some_and(|sp| sp.kind == "fir"));
+        let route = if same_space && !fir {
+            CallRoute::Space
+        } else if same_space && pname != "web" {
+            // "DNS service discovery is unavailable in Fir spaces" (heroku-dynos.md section 8).
+            return Err(ctx.err(
+                &p,
+                format!(
+                    "forbidden call from `{}/{}` to `{}/{pname}` in Fir space `{}`: Fir spaces have no DNS service discovery, so only web processes are reachable, through the space's router",
+                    caller.name,
+                    caller.processes[caller_proc].name,
+                    callee.name,
+                    ctx_space_name(raw, callee.space.unwrap_or(0))
+                ),
+            ));
+        } else if pname == "web" {
+            CallRoute::PublicRouter
+        } else {
+            let why = if callee.space.is_none() {
+                "Common Runtime dynos accept connections only from the router, and only web processes get routed traffic"
+            } else {
+                "only web processes are reachable from outside their space"
+            };
+            return Err(ctx.err(
+                &p,
+                format!(
+                    "forbidden call from `{}/{}` ({}) to `{}/{pname}` ({}): {why}",
+                    caller.name,
+                    caller.processes[caller_proc].name,
+                    where_(caller),
+                    callee.name,
+                    where_(callee)
+                ),
+            ));
+        };
+        if stack.contains(&(ca, cp)) {
+            let chain: Vec<String> = stack
+                .iter()
+                .chain(std::iter::once(&(ca, cp)))
+                .map(|(a, q)| format!("{}/{}", apps[*a].name, apps[*a].processes[*q].name))
+                .collect();
+            return Err(ctx.err(&p, format!("calls form a cycle: {}", chain.join(" -> "))));
+        }
+        // The callee's work: given here, or its own workload's when it is that app's target.
+        let callee_wl = apps[ca].workload.as_ref().filter(|w| w.process == cp);
+        let cpu = match t.get("cpu") {
+            Some(v) => ctx.dist(&p.key("cpu"), v)?,
+            None => match callee_wl {
+                Some(w) => w.cpu.clone(),
+                None => {
+                    return Err(ctx.err(
+                        &p,
+                        format!("the call to `{callee_name}/{pname}` needs `cpu` (that process has no [app.workload] to take it from)"),
+                    ));
+                }
+            },
+        };
+        let wait = match t.get("wait") {
+            Some(v) => ctx.dist(&p.key("wait"), v)?,
+            None => callee_wl.map_or(Dist::Constant(0.0), |w| w.wait.clone()),
+        };
+        // The callee's own calls come from its workload (only when its work comes from there).
+        let nested = match (
+            t.get("cpu"),
+            raw.app[ca].workload.as_ref().and_then(|w| w.calls.as_ref()),
+            callee_wl,
+        ) {
+            (None, Some(list), Some(_)) => {
+                stack.push((ca, cp));
+                let np = KeyPath::root()
+                    .key("app")
+                    .index(ca)
+                    .key("workload")
+                    .key("calls");
+                let c = build_calls(ctx, raw, apps, &np, list, stack)?;
+                stack.pop();
+                c
+            }
+            _ => Vec::new(),
+        };
+        out.push(CallSpec {
+            app: ca,
+            process: cp,
+            count,
+            parallel,
+            route,
+            cpu,
+            wait,
+            calls: nested,
+        });
+    }
+    Ok(out)
+}
+
+fn ctx_space_name(raw: &RawScenario, i: usize) -> &str {
+    raw.space.get(i).map_or("?", |s| s.name.as_str())
 }

@@ -133,6 +133,7 @@ impl<O: RequestObserver> Platform<O> {
         self.check_memory(d, sched);
         self.rolling_progress(p, self.slot_of(d), sched);
         self.release_held(p, sched);
+        self.drain_backlogs(p, sched);
     }
 
     fn sleeps(&self, p: usize) -> bool {
@@ -170,20 +171,29 @@ impl<O: RequestObserver> Platform<O> {
         if self.dynos[d as usize].state != State::Draining {
             return;
         }
-        self.fail_in_flight(d, sched.now());
+        self.fail_in_flight(d, sched);
         self.stop(d, "kill", sched);
     }
 
     /// Requests a dying dyno holds fail with H13 ("connection closed without response").
-    fn fail_in_flight(&mut self, d: u32, now: SimTime) {
+    fn fail_in_flight(&mut self, d: u32, sched: &mut Scheduler<Event>) {
+        let now = sched.now();
+        // Out of the router first, so calls made by failing requests cannot land here.
+        let p = self.dynos[d as usize].process as usize;
+        self.procs[p].up.retain(|&x| x != d);
         for i in 0..self.reqs.len() as u32 {
             let r: Request = self.reqs[i as usize];
             if r.dyno != d {
                 continue;
             }
             match r.phase {
-                Phase::Queued | Phase::Cpu | Phase::Wait => self.fail(i, Status::H13, now),
-                Phase::Abandoned => self.release(i),
+                Phase::Queued | Phase::Cpu | Phase::Calls | Phase::Wait => {
+                    self.fail(i, Status::H13, now, sched)
+                }
+                Phase::Abandoned => {
+                    self.release_router_slot_pub(i, sched);
+                    self.release(i)
+                }
                 // In transit: re-routed on arrival. Late: the response already left.
                 _ => {}
             }
@@ -217,9 +227,9 @@ impl<O: RequestObserver> Platform<O> {
         st.bytes_lost += bytes;
         st.cpu_ns += dy.cpu_ns;
         st.throttled_ns += dy.cfs.as_ref().map_or(0, |c| c.throttled_until(now));
-        dy.files.clear();
+        dy.files = std::collections::HashMap::new();
         dy.fs_bytes = 0;
-        dy.cache.clear();
+        dy.cache = Vec::new();
         dy.clear_running();
         dy.mem_epoch = dy.mem_epoch.wrapping_add(1);
         self.procs[p].up.retain(|&x| x != d);
@@ -248,8 +258,14 @@ impl<O: RequestObserver> Platform<O> {
         if cause == Cause::Crash {
             self.log(now, p, Some(d), "crash", String::new());
         }
-        self.fail_in_flight(d, now);
+        // An old incarnation (draining, or replaced by a preboot deploy) just dies: its slot
+        // already has a successor.
+        let current = self.slots[s].current == Some(d);
+        self.fail_in_flight(d, sched);
         self.stop(d, "stop", sched);
+        if !current {
+            return;
+        }
         self.slots[s].stats.restarts[cause as usize] += 1;
         let delay = if cause == Cause::R15 {
             // "the dyno manager restarts the dyno"

@@ -56,8 +56,12 @@ pub enum Event {
     WaitDone { req: u32, generation: u32 },
     /// A request's first-byte deadline (H12) passes.
     Deadline { req: u32, generation: u32 },
+    /// A call's answer reaches its caller.
+    CallReturn { parent: u32, generation: u32 },
     /// The router gives up holding a request for a booting dyno (H20).
     HoldTimeout { req: u32, generation: u32 },
+    /// A request still waits in a router's backlog when its deadline passes (H12).
+    BacklogTimeout { req: u32, generation: u32 },
     /// A neighbour source on a shared host starts or stops.
     Neighbours(u32),
     /// A host's speed drifts.
@@ -93,8 +97,12 @@ enum Phase {
     Transit,
     /// Held by the router while no dyno is up yet.
     Held,
+    /// In a router's backlog: every dyno is at the router's active limit.
+    Backlogged,
     Queued,
     Cpu,
+    /// Waiting for its downstream calls.
+    Calls,
     Wait,
     /// Done on the dyno, response on its way back but past the deadline: the deadline event
     /// will record H12.
@@ -121,6 +129,30 @@ struct Request {
     generation: u32,
     phase: Phase,
     counted: bool,
+    /// Which of the app's routers took it, and whether it holds that router's active slot on
+    /// its dyno.
+    router: u8,
+    router_slot: bool,
+    /// A call inside a space: straight to a dyno, no router, no deadline.
+    direct: bool,
+    /// Time spent in the router (backlog, hold, connection set-up) and waiting for calls.
+    router_ns: u64,
+    downstream_ns: u64,
+    calls_start: SimTime,
+    /// The work plan (CPU, calls, wait), the next call to make, and the calls outstanding.
+    plan: u32,
+    next_call: u16,
+    call_rep: u16,
+    pending: u16,
+    child_failed: bool,
+    /// The request that made this call, its generation and id (`u32::MAX`: an external request).
+    parent: u32,
+    parent_generation: u32,
+    parent_id: u64,
+    /// The 30 s window counts from here: arrival at the router, or the end of a hold for a
+    /// booting dyno.
+    deadline_from: SimTime,
+    held_once: bool,
     // Filesystem and cache draws, made at arrival so streams stay aligned.
     client: u32,
     reads: bool,
@@ -135,10 +167,14 @@ struct AppRuntime {
     mean_gap_s: f64,
     /// Fixed gap for interval arrivals.
     fixed_gap: Option<SimDuration>,
-    cpu: Dist,
-    wait: Dist,
+    /// The plan of its external requests.
+    plan: u32,
     arrivals: RngStream,
     cpu_rng: RngStream,
+    /// Draws for the calls its requests make (callee work and network).
+    calls_rng: RngStream,
+    /// Whether each external request comes from a trusted address.
+    ingress_rng: RngStream,
     wait_rng: RngStream,
     net_rng: RngStream,
     fs_rng: RngStream,
@@ -148,6 +184,51 @@ struct AppRuntime {
     /// Where each client last wrote its file: (slot, incarnation index).
     last_write: Vec<Option<(u32, u32)>>,
     next_deploy: usize,
+}
+
+/// What a request does on its dyno: CPU, then calls, then wait.
+struct Plan {
+    cpu: Dist,
+    wait: Dist,
+    calls: Vec<PlanCall>,
+}
+
+struct PlanCall {
+    /// Global process index of the callee.
+    process: usize,
+    count: u32,
+    parallel: bool,
+    route: super::CallRoute,
+    plan: u32,
+}
+
+/// Flatten a tree of calls into `plans`; returns the id of the plan for `cpu`/`wait`/`calls`.
+fn add_plan(
+    plans: &mut Vec<Plan>,
+    first_proc: &[usize],
+    cpu: &Dist,
+    wait: &Dist,
+    calls: &[super::CallSpec],
+) -> u32 {
+    let id = plans.len();
+    plans.push(Plan {
+        cpu: cpu.clone(),
+        wait: wait.clone(),
+        calls: Vec::new(),
+    });
+    let mut out = Vec::new();
+    for c in calls {
+        let plan = add_plan(plans, first_proc, &c.cpu, &c.wait, &c.calls);
+        out.push(PlanCall {
+            process: first_proc[c.app] + c.process,
+            count: c.count,
+            parallel: c.parallel,
+            route: c.route,
+            plan,
+        });
+    }
+    plans[id].calls = out;
+    id as u32
 }
 
 /// Rolling deploy in progress: slots still to restart, and the batch being waited for.
@@ -166,12 +247,21 @@ struct ProcessRuntime {
     /// Incarnations that are up and routable.
     up: Vec<u32>,
     /// Requests the router holds until a dyno is up.
-    held: VecDeque<u32>,
+    held: VecDeque<(u32, u32)>,
+    /// Per router: requests waiting because every dyno is at the router's active limit, with
+    /// their generations (entries of requests that left the backlog are skipped), and how many
+    /// are really waiting.
+    backlog: Vec<VecDeque<(u32, u32)>>,
+    backlog_len: Vec<usize>,
+    /// Round-robin cursor for `<process>.<app>.app.localspace`.
+    rr: u32,
     rolling: Option<Rolling>,
     requests: u64,
-    errors: [u64; 5],
+    errors: [u64; 8],
     latency: LatencyStats,
     windows: Vec<WindowAcc>,
+    /// Windows before this index are closed.
+    open_window: usize,
     lifecycle_rng: RngStream,
     cap: f64,
     swap_slowdown: f64,
@@ -233,10 +323,9 @@ pub struct Platform<O: RequestObserver> {
     slots: Vec<Slot>,
     dynos: Vec<Dyno>,
     hosts: Vec<Host>,
+    plans: Vec<Plan>,
     reqs: Vec<Request>,
     free: Vec<u32>,
-    net: Dist,
-    net_zero: bool,
     next_id: u64,
     done: Vec<u32>,
     events: Vec<LifecycleEvent>,
@@ -251,7 +340,12 @@ impl<O: RequestObserver> Platform<O> {
         seeds: SeedTree,
         observer: O,
     ) -> Result<Platform<O>, PlacementError> {
-        let placement = place(&cfg.apps, &cfg.placement, &mut placement_stream(seeds))?;
+        let placement = place(
+            &cfg.apps,
+            &cfg.spaces,
+            &cfg.placement,
+            &mut placement_stream(seeds),
+        )?;
         let mut procs = Vec::new();
         let mut slots = Vec::new();
         let windows = cfg
@@ -281,11 +375,15 @@ impl<O: RequestObserver> Platform<O> {
                     count: spec.count as usize,
                     up: Vec::new(),
                     held: VecDeque::new(),
+                    backlog: vec![VecDeque::new(); app.router.routers.max(1) as usize],
+                    backlog_len: vec![0; app.router.routers.max(1) as usize],
+                    rr: 0,
                     rolling: None,
                     requests: 0,
-                    errors: [0; 5],
+                    errors: [0; 8],
                     latency: LatencyStats::new(),
                     windows: vec![WindowAcc::default(); windows],
+                    open_window: 0,
                     lifecycle_rng: stream(&format!("lifecycle/{}", spec.name)),
                     cap,
                     swap_slowdown: spec.lifecycle.memory.swap_slowdown.max(1.0),
@@ -305,9 +403,9 @@ impl<O: RequestObserver> Platform<O> {
                     });
                 }
             }
-            let (mean_gap_s, cpu, wait) = match &app.workload {
-                Some(w) => (1.0 / w.arrivals.mean_rate(), w.cpu.clone(), w.wait.clone()),
-                None => (f64::INFINITY, Dist::Constant(0.0), Dist::Constant(0.0)),
+            let mean_gap_s = match &app.workload {
+                Some(w) => 1.0 / w.arrivals.mean_rate(),
+                None => f64::INFINITY,
             };
             let fixed_gap = match app.workload.as_ref().map(|w| &w.arrivals) {
                 Some(super::Arrivals::Interval { gap }) => Some(*gap),
@@ -321,10 +419,11 @@ impl<O: RequestObserver> Platform<O> {
                 target,
                 mean_gap_s,
                 fixed_gap,
-                cpu,
-                wait,
+                plan: 0,
                 arrivals: stream("arrivals"),
                 cpu_rng: stream("cpu"),
+                calls_rng: stream("calls"),
+                ingress_rng: stream("ingress"),
                 wait_rng: stream("wait"),
                 net_rng: stream("network"),
                 fs_rng: stream("filesystem"),
@@ -333,6 +432,22 @@ impl<O: RequestObserver> Platform<O> {
                 last_write: vec![None; clients],
                 next_deploy: 0,
             });
+        }
+        // Work plans: one per app workload, with its tree of calls.
+        let mut first_proc = Vec::new();
+        for (a, _) in cfg.apps.iter().enumerate() {
+            first_proc.push(
+                procs
+                    .iter()
+                    .position(|p: &ProcessRuntime| p.app == a)
+                    .unwrap_or(0),
+            );
+        }
+        let mut plans = Vec::new();
+        for (a, app) in cfg.apps.iter().enumerate() {
+            if let Some(w) = &app.workload {
+                apps[a].plan = add_plan(&mut plans, &first_proc, &w.cpu, &w.wait, &w.calls);
+            }
         }
         let mut hosts: Vec<Host> = placement
             .instances
@@ -344,16 +459,14 @@ impl<O: RequestObserver> Platform<O> {
         for h in &mut hosts {
             h.dynos.clear();
         }
-        let net = cfg.network.router_dyno_rtt.clone();
         Ok(Platform {
-            net_zero: net.is_zero(),
-            net,
             cfg,
             apps,
             procs,
             slots,
             dynos: Vec::new(),
             hosts,
+            plans,
             reqs: Vec::new(),
             free: Vec::new(),
             next_id: 0,
@@ -464,6 +577,8 @@ impl<O: RequestObserver> Platform<O> {
             };
             dyno.cfs = Some(Cfs::new(q, period, phase));
         }
+        dyno.router_active =
+            vec![0; self.cfg.apps[self.procs[p].app].router.routers.max(1) as usize];
         let d = self.dynos.len() as u32;
         self.dynos.push(dyno);
         let slot = &mut self.slots[s];
@@ -504,8 +619,14 @@ impl<O: RequestObserver> Model for Platform<O> {
                     self.finish(req, sched)
                 }
             }
-            Event::Deadline { req, generation } => self.on_deadline(req, generation),
+            Event::Deadline { req, generation } => self.on_deadline(req, generation, sched),
+            Event::CallReturn { parent, generation } => {
+                self.on_call_done(parent, generation, true, sched)
+            }
             Event::HoldTimeout { req, generation } => self.on_hold_timeout(req, generation, sched),
+            Event::BacklogTimeout { req, generation } => {
+                self.on_backlog_timeout(req, generation, sched)
+            }
             Event::Neighbours(h) => self.on_neighbours(h as usize, sched),
             Event::Drift(h) => self.on_drift(h as usize, sched),
             Event::Cfs { dyno, epoch } => self.on_cfs(dyno as usize, epoch, sched),

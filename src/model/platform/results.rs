@@ -169,14 +169,21 @@ impl<O: RequestObserver> Platform<O> {
                 let cap = h.cores * run_ns;
                 InstanceResult {
                     name: h.instance.name.clone(),
-                    kind: if h.instance.shared() {
-                        "shared"
-                    } else {
-                        "dedicated"
+                    kind: match h.instance.pool {
+                        PoolKey::Shared(_) => "shared",
+                        PoolKey::Dedicated => "dedicated",
+                        PoolKey::Space(_) => "space",
                     },
                     region: match &h.instance.pool {
                         PoolKey::Shared(r) => r.clone(),
                         PoolKey::Dedicated => String::new(),
+                        PoolKey::Space(name) => self
+                            .cfg
+                            .spaces
+                            .iter()
+                            .find(|sp| &sp.name == name)
+                            .map(|sp| sp.region.clone())
+                            .unwrap_or_default(),
                     },
                     vcpus: h.instance.kind.vcpus,
                     memory_mb: h.instance.kind.memory_mb,
