@@ -605,12 +605,34 @@ fn log_range(values: impl Iterator<Item = f64>, pad_lo: f64, pad_hi: f64) -> (f6
         return (1.0, 1000.0);
     }
     let (lo, hi) = (lo / pad_lo, hi * pad_hi);
-    if hi / lo < 10.0 {
+    let (lo, hi) = if hi / lo < 10.0 {
         let mid = (lo * hi).sqrt();
         (mid / 3.2, mid * 3.2)
     } else {
         (lo, hi)
-    }
+    };
+    // Out to the nearest 1-2-5 values, so both ends of the axis carry a tick.
+    (nice_below(lo), nice_above(hi))
+}
+
+/// The largest 1, 2 or 5 x 10^k at or below `v` (> 0).
+fn nice_below(v: f64) -> f64 {
+    let d = 10f64.powf(v.log10().floor());
+    [5.0, 2.0, 1.0]
+        .iter()
+        .map(|m| m * d)
+        .find(|x| *x <= v * 1.000_001)
+        .unwrap_or(d)
+}
+
+/// The smallest 1, 2 or 5 x 10^k at or above `v` (> 0).
+fn nice_above(v: f64) -> f64 {
+    let d = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * d)
+        .find(|x| *x >= v / 1.000_001)
+        .unwrap_or(10.0 * d)
 }
 
 /// A message in the middle of an empty figure.
@@ -1454,7 +1476,7 @@ impl Figure for SweepFigure<'_> {
         let (lo, hi) = log_range(
             d.cats.iter().flat_map(|c| c.done().map(|r| r.q[3])),
             1.6,
-            3.0,
+            1.8,
         );
         let mut chart = ChartBuilder::on(&top)
             .margin(12)
@@ -1612,6 +1634,12 @@ mod tests {
         assert_eq!(log_ticks(15.0, 900.0), [20.0, 50.0, 100.0, 200.0, 500.0]);
         assert_eq!(log_ticks(1.0, 1e6), [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6]);
         assert_eq!(fmt_ms(12345.0), "12,345");
+        assert_eq!(
+            log_range([29.0, 145.0].into_iter(), 1.4, 1.6),
+            (20.0, 500.0)
+        );
+        assert_eq!(nice_below(0.07), 0.05);
+        assert_eq!(nice_above(2100.0), 5000.0);
         assert_eq!(fmt_ms(0.5), "0.5");
         assert_eq!(fmt_ms(0.001_000_000_000_000_2), "0.001");
         assert_eq!(fmt_ms(0.05), "0.05");
