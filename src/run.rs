@@ -2,8 +2,13 @@
 
 use crate::engine::{Control, SimTime};
 use crate::model::{JobResult, NoRequests, Profile, run_job, run_job_with};
-use crate::output::{JobRows, OutputError, RequestCsv, StagingDir, Tables, write_tiers};
+use crate::output::merge::write_tier_parts_file;
+use crate::output::plot::draw_all;
+use crate::output::{
+    JobRows, OutputError, RequestCsv, StagingDir, Tables, tier_parts, write_tier_parts,
+};
 use crate::scenario::{Job, Scenario};
+use crate::shard::Shard;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::json;
@@ -25,6 +30,8 @@ pub struct RunOptions {
     pub requests: bool,
     /// Time every event and report where the time went.
     pub profile: bool,
+    /// Run only this shard's jobs (cluster use); `None` runs them all.
+    pub shard: Option<Shard>,
 }
 
 /// What a run produced.
@@ -40,6 +47,10 @@ pub struct RunReport {
     pub profile: Option<Profile>,
     /// Seconds spent simulating, summed over jobs (CPU time of the jobs, roughly).
     pub job_seconds: f64,
+    /// Wall time spent drawing plots (included in `wall_seconds`).
+    pub plot_seconds: f64,
+    /// Problems that did not stop the run (a plot that could not be drawn); the CSVs are written.
+    pub warnings: Vec<String>,
 }
 
 /// Why a run failed (after validation, which is the scenario module's job).
@@ -75,12 +86,22 @@ impl From<OutputError> for RunError {
 /// Set by the Ctrl-C handler; running jobs stop at their next progress check.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// The output folder of scenario `s` among `count` scenarios.
+/// The output folder of scenario `s` among `count` scenarios. A shard writes beside it, to
+/// `<folder>.shard-K-of-N`, so that shards sharing a file system never write the same folder and
+/// `dynosim merge <folder>.shard-* --out <folder>` puts the result where one run would.
 pub fn output_folder(opts: &RunOptions, s: &Scenario, count: usize) -> PathBuf {
-    match &opts.out {
+    let folder = match &opts.out {
         Some(out) if count == 1 => out.clone(),
         Some(out) => out.join(&s.name),
         None => Path::new("outputs").join(&s.name),
+    };
+    match (&opts.shard, folder.file_name()) {
+        (Some(shard), Some(name)) => {
+            let mut name = name.to_os_string();
+            name.push(format!(".{}", shard.suffix()));
+            folder.with_file_name(name)
+        }
+        _ => folder,
     }
 }
 
@@ -118,10 +139,14 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
             scenarios.len(),
         ))?);
     }
+    // Global job order across scenarios; a shard keeps the jobs whose global index is K mod N.
     let all: Vec<(usize, Job)> = scenarios
         .iter()
         .enumerate()
         .flat_map(|(i, s)| s.jobs().into_iter().map(move |j| (i, j)))
+        .enumerate()
+        .filter(|(g, _)| opts.shard.is_none_or(|sh| sh.runs(*g)))
+        .map(|(_, j)| j)
         .collect();
     let total_sim_ms: u64 = all
         .iter()
@@ -196,6 +221,8 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
         threads,
         profile: None,
         job_seconds: 0.0,
+        plot_seconds: 0.0,
+        warnings: Vec::new(),
     };
     let mut per_scenario: Vec<Vec<(Job, JobResult)>> =
         scenarios.iter().map(|_| Vec::new()).collect();
@@ -223,12 +250,34 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
             })?;
         }
         tables.finish()?;
-        write_tiers(stage.path(), s, &jobs)?;
+        let parts: Vec<_> = jobs.iter().flat_map(|(j, r)| tier_parts(j, r)).collect();
+        write_tier_parts(stage.path(), &s.name, &parts)?;
         if opts.requests {
             let job_list: Vec<Job> = jobs.iter().map(|(j, _)| *j).collect();
             RequestCsv::join(stage.path(), s, &job_list)?;
         }
-        write_manifest(stage.path(), s, &jobs, opts, threads)?;
+        // A shard saves what tiers.csv pools, for `dynosim merge`; plots wait for the merge.
+        // Otherwise plots go into the staging folder, so they appear with the CSVs; a plot that
+        // fails is a warning, never a reason to lose the CSVs.
+        let mut plots = Vec::new();
+        if opts.shard.is_some() {
+            write_tier_parts_file(stage.path(), &parts)?;
+        } else {
+            let t = Instant::now();
+            match draw_all(stage.path()) {
+                Ok(p) => {
+                    plots = p.files;
+                    report
+                        .warnings
+                        .extend(p.warnings.into_iter().map(|w| format!("{}: {w}", s.name)));
+                }
+                Err(e) => report
+                    .warnings
+                    .push(format!("{}: no plots drawn: {e}", s.name)),
+            }
+            report.plot_seconds += t.elapsed().as_secs_f64();
+        }
+        write_manifest(stage.path(), s, &jobs, opts, threads, &plots)?;
         report.folders.push(stage.commit()?);
     }
     report.wall_seconds = started.elapsed().as_secs_f64();
@@ -241,6 +290,7 @@ fn write_manifest(
     jobs: &[(Job, JobResult)],
     opts: &RunOptions,
     threads: usize,
+    plots: &[String],
 ) -> Result<(), OutputError> {
     let manifest = json!({
         "dynosim_version": env!("CARGO_PKG_VERSION"),
@@ -261,6 +311,9 @@ fn write_manifest(
             "requests_generated": r.generated,
         })).collect::<Vec<_>>(),
         "options": { "requests": opts.requests, "threads": threads },
+        "jobs_total": s.jobs().len(),
+        "shard": opts.shard.map(|sh| json!({"index": sh.index, "count": sh.count})),
+        "plots": plots,
         "warnings": s.warnings,
         "written_at_unix_s": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
     });
