@@ -2,7 +2,7 @@
 //!
 //! - `cpu_share/k`: one host CPU-sharing update (weighted water-filling) with k claimants;
 //! - `request_path`: the router and dyno path alone (one dedicated dyno, no noise, no network);
-//! - `shared_tier`: the full model on shared hosts (noise, lifecycle, filesystem on), 5 minutes
+//! - `shared_tier`: the full model on shared hosts (noise, lifecycle, filesystem on), 10 minutes
 //!   of scenarios/bench-standard.toml's formation;
 //! - `fleet/n`: events per second with 100, 1,000 and 10,000 dynos at the same load per dyno;
 //! - `sweep16/threads`: a 16-job sweep on 1 and 2 threads.

@@ -97,6 +97,7 @@ impl<O: RequestObserver> Platform<O> {
         parent: (u32, u32),
     ) -> u32 {
         let counted = now.as_nanos() >= self.cfg.warmup.as_nanos();
+        self.close_windows(p, now);
         let proc_ = &mut self.procs[p];
         if counted {
             proc_.requests += 1;
@@ -154,7 +155,6 @@ impl<O: RequestObserver> Platform<O> {
         self.schedule_arrival(a, sched);
         let now = sched.now();
         let Some(p) = self.apps[a].target else { return };
-        self.close_windows(p, now);
         let app_cfg = &self.cfg.apps[a];
         let net = &self.cfg.network;
         let link = if app_cfg.space.is_some() {
@@ -269,7 +269,10 @@ impl<O: RequestObserver> Platform<O> {
                     }
                     let q = &mut self.reqs[req as usize];
                     q.phase = Phase::Backlogged;
-                    let (generation, arrival) = (q.generation, q.arrival);
+                    // The window counts from arrival, or from the end of a hold for booting
+                    // dynos (as the deadline does once the request is sent).
+                    let (generation, arrival) =
+                        (q.generation, if q.held_once { now } else { q.arrival });
                     self.procs[p].backlog[r].push_back((req, generation));
                     self.procs[p].backlog_len[r] += 1;
                     // Waiting in the backlog counts toward the 30 s window.
@@ -413,12 +416,20 @@ impl<O: RequestObserver> Platform<O> {
                 {
                     continue;
                 }
+                let r = self.reqs[next as usize].router as usize;
+                let limit = self.cfg.apps[self.procs[p].app].router.active_limit;
+                let room = self.procs[p]
+                    .up
+                    .iter()
+                    .any(|&d| self.dynos[d as usize].router_active[r] < limit);
+                if !room {
+                    // Every dyno is at the limit again: it keeps its place at the front.
+                    self.procs[p].backlog[router].push_front((next, generation));
+                    break;
+                }
                 self.leave_backlog(next);
                 self.reqs[next as usize].phase = Phase::Transit;
                 self.dispatch(next, sched);
-                if self.reqs[next as usize].phase == Phase::Backlogged {
-                    break; // every dyno is at the limit again
-                }
             }
         }
     }
