@@ -3,31 +3,15 @@
 
 mod common;
 use common::*;
-use dynosim::engine::Control;
-use dynosim::model::{JobResult, LifecycleEvent, RequestObserver, RequestRecord, Status, run_job};
+use dynosim::model::{JobResult, LifecycleEvent, RequestRecord, Status};
 use std::collections::HashMap;
 
 const H: f64 = 3600.0;
 
-/// Every request record of a job, for checks that need them all.
-#[derive(Default)]
-struct Collect(Vec<RequestRecord>);
-
-impl RequestObserver for Collect {
-    fn on_request(&mut self, r: &RequestRecord) {
-        self.0.push(r.clone());
-    }
-}
-
+/// The first job's result and every request record of the run.
 fn run_with_requests(text: &str) -> (JobResult, Vec<RequestRecord>) {
-    let s = scenario(text);
-    let job = s.jobs()[0];
-    let mut seen = Collect::default();
-    let r = run_job(&s.points[0].config, job.seeds, &mut seen, |_, _| {
-        Control::Continue
-    })
-    .expect("placeable");
-    (r, seen.0)
+    let (mut results, records) = run_with_records(text);
+    (results.swap_remove(0), records)
 }
 
 fn events<'a>(r: &'a JobResult, kind: &str) -> Vec<&'a LifecycleEvent> {

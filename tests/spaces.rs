@@ -2,28 +2,10 @@
 
 mod common;
 use common::*;
-use dynosim::engine::Control;
-use dynosim::model::{RequestObserver, RequestRecord, Status, run_job};
-
-#[derive(Default)]
-struct Collect(Vec<RequestRecord>);
-
-impl RequestObserver for Collect {
-    fn on_request(&mut self, r: &RequestRecord) {
-        self.0.push(r.clone());
-    }
-}
+use dynosim::model::{RequestRecord, Status};
 
 fn records(text: &str) -> Vec<RequestRecord> {
-    let s = scenario(text);
-    let mut seen = Collect::default();
-    for job in s.jobs() {
-        run_job(&s.points[job.point].config, job.seeds, &mut seen, |_, _| {
-            Control::Continue
-        })
-        .expect("placeable");
-    }
-    seen.0
+    run_with_records(text).1
 }
 
 fn parse_err(text: &str) -> dynosim::scenario::ScenarioError {

@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use dynosim::model::{JobResult, ProcessResult};
+use dynosim::engine::Control;
+use dynosim::model::{JobResult, ProcessResult, RequestObserver, RequestRecord, run_job};
 use dynosim::run::simulate;
 use dynosim::scenario::Scenario;
 use std::path::Path;
@@ -41,4 +42,31 @@ pub fn avg(rows: &[&ProcessResult], f: impl Fn(&ProcessResult) -> f64) -> f64 {
 
 pub fn rel_err(measured: f64, expected: f64) -> f64 {
     (measured / expected - 1.0).abs()
+}
+
+/// Every request record a run reports.
+#[derive(Default)]
+pub struct Collect(pub Vec<RequestRecord>);
+
+impl RequestObserver for Collect {
+    fn on_request(&mut self, r: &RequestRecord) {
+        self.0.push(r.clone());
+    }
+}
+
+/// Run every job of a scenario, keeping every request record; returns the job results too.
+pub fn run_with_records(text: &str) -> (Vec<JobResult>, Vec<RequestRecord>) {
+    let s = scenario(text);
+    let mut seen = Collect::default();
+    let results = s
+        .jobs()
+        .iter()
+        .map(|job| {
+            run_job(&s.points[job.point].config, job.seeds, &mut seen, |_, _| {
+                Control::Continue
+            })
+            .expect("placeable")
+        })
+        .collect();
+    (results, seen.0)
 }
