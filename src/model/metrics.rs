@@ -236,9 +236,10 @@ pub(crate) struct WindowAcc {
     pub errors: u64,
     sum_ns: f64,
     max_ns: u64,
-    hist: Option<Histogram<u32>>,
+    /// Boxed: most windows of a long run are closed, and an empty slot costs one pointer.
+    hist: Option<Box<Histogram<u32>>>,
     /// p50, p90, p99 in ms once the window is closed and its histogram dropped.
-    closed: Option<[f64; 3]>,
+    closed: Option<Box<[f64; 3]>>,
 }
 
 impl WindowAcc {
@@ -252,14 +253,14 @@ impl WindowAcc {
             return;
         }
         let h = self.hist.get_or_insert_with(|| {
-            Histogram::new(2).expect("2 significant digits is a valid precision")
+            Box::new(Histogram::new(2).expect("2 significant digits is a valid precision"))
         });
         record(h, latency_ns);
     }
 
     fn quantiles(&self) -> [f64; 3] {
-        if let Some(q) = self.closed {
-            return q;
+        if let Some(q) = &self.closed {
+            return **q;
         }
         let q = |p: f64| match &self.hist {
             Some(h) if self.completed > 0 => h.value_at_quantile(p).min(self.max_ns) as f64 * 1e-6,
@@ -271,7 +272,7 @@ impl WindowAcc {
     /// Fix the quantiles and free the histogram: memory stays flat however long the run.
     pub fn close(&mut self) {
         if self.closed.is_none() {
-            self.closed = Some(self.quantiles());
+            self.closed = Some(Box::new(self.quantiles()));
             self.hist = None;
         }
     }
