@@ -8,6 +8,8 @@
 //! - [`run`]: runs jobs in parallel and hands results to the output layer.
 //! - [`exec`]: the real executor (`dynosim jail`): runs processes as sandboxed dynos, so the model
 //!   can be checked against a real kernel. Independent of the simulation layers.
+//! - [`validate`]: `dynosim validate` and `dynosim calibrate`: a scenario run on real dynos (the
+//!   executor) and in the simulator, compared.
 
 pub mod engine;
 pub mod exec;
@@ -15,3 +17,4 @@ pub mod model;
 pub mod output;
 pub mod run;
 pub mod scenario;
+pub mod validate;
