@@ -47,6 +47,8 @@ pub struct ScaleOptions {
 /// One real dyno.
 #[derive(Debug, Clone)]
 pub struct RealDyno {
+    /// Index of its app in the scaled configuration.
+    pub app: usize,
     /// Platform name (`web.1`).
     pub name: String,
     /// The (scaled) size.
@@ -87,24 +89,23 @@ pub struct Burner {
 /// A scenario fitted to this machine, with everything both runs need.
 #[derive(Debug, Clone)]
 pub struct Scaled {
-    /// The scaled scenario: one point, one replication; the simulation runs it as is.
+    /// The scaled scenario: one point, one replication; the simulation runs it as is. Each app
+    /// keeps only the process type that receives its workload.
     pub scenario: Scenario,
     /// Seeds of its only job.
     pub seeds: SeedTree,
-    /// The real dynos, in the order of the model's dyno numbers.
+    /// The real dynos, app by app, in the order of the model's dyno numbers.
     pub dynos: Vec<RealDyno>,
     /// Neighbour burners (shared instance only).
     pub burners: Vec<Burner>,
     /// CPUs of the load generator.
     pub loadgen_cpus: Vec<usize>,
-    /// The requests, in arrival order.
+    /// The requests of every app, in arrival order (`dyno` indexes [`Scaled::dynos`]).
     pub plan: Vec<Planned>,
+    /// The app of each planned request.
+    pub plan_app: Vec<usize>,
     /// What was changed to fit, for the user.
     pub notes: Vec<String>,
-    /// The app and its workload's process (names).
-    pub app: String,
-    /// The process receiving the workload.
-    pub process: String,
 }
 
 impl Scaled {
@@ -125,52 +126,24 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
     })?;
     let mut cfg = point.config.clone();
     let mut notes = Vec::new();
-    let with_work: Vec<usize> = (0..cfg.apps.len())
-        .filter(|&a| cfg.apps[a].workload.is_some())
+    let dropped: Vec<String> = cfg
+        .apps
+        .iter()
+        .filter(|a| a.workload.is_none())
+        .map(|a| a.name.clone())
         .collect();
-    let a = match with_work.as_slice() {
-        [a] => *a,
-        [] => return Err("no app has a [app.workload]: there is nothing to send".into()),
-        _ => {
-            return Err(
-                "validate runs one app's workload at a time; this scenario has several".into(),
-            );
-        }
-    };
-    if cfg.apps.len() > 1 {
+    if !dropped.is_empty() {
         notes.push(format!(
-            "only app `{}` is run (the apps without a workload are dropped)",
-            cfg.apps[a].name
+            "apps without a workload are not run: {}",
+            dropped.join(", ")
         ));
     }
-    let mut app = cfg.apps[a].clone();
-    if app.space.is_some() {
-        return Err(format!(
-            "app `{}` runs in a space; validate runs Common Runtime apps only",
-            app.name
-        ));
-    }
-    let Some(mut workload) = app.workload.clone() else {
-        return Err("no workload".into());
-    };
-    if !workload.calls.is_empty() {
-        return Err("downstream calls are not supported by validate yet".into());
-    }
-    let mut proc_ = app.processes[workload.process].clone();
-    if app.processes.len() > 1 {
-        notes.push(format!(
-            "only process `{}` is run (process types without requests are dropped)",
-            proc_.name
-        ));
-    }
-    if proc_.count == 0 {
-        return Err(format!("process `{}` has no dynos", proc_.name));
-    }
-    if !app.deploys.is_empty() || !app.crashes.is_empty() || proc_.lifecycle.crash_mtbf.is_some() {
-        notes.push("deploys and crashes are not run (dropped from both runs)".into());
+    cfg.apps.retain(|a| a.workload.is_some());
+    if cfg.apps.is_empty() {
+        return Err("no app has a [app.workload]: there is nothing to send".into());
     }
 
-    // CPUs: one for the load generator, the rest for the instance.
+    // CPUs: one for the load generator, the rest for the instance(s).
     let mut cpus = opts.cpus.clone();
     cpus.sort_unstable();
     cpus.dedup();
@@ -187,69 +160,123 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
         (cpus.clone(), cpus.clone())
     };
     let h = host_cpus.len() as u32;
-    let count0 = proc_.count;
-    let mut size = proc_.size.clone();
-    let dedicated = !size.tier.shares_host();
-    if dedicated {
-        let v = size.vcpus.min(h).max(1);
-        if v < size.vcpus {
-            notes.push(format!(
-                "{} dynos get {v} CPU(s) each instead of {} (this machine has {h} for dynos)",
-                size.name, size.vcpus
+
+    let mut any_dedicated = false;
+    let mut any_shared = false;
+    for app in &mut cfg.apps {
+        if app.space.is_some() {
+            return Err(format!(
+                "app `{}` runs in a space; validate runs Common Runtime apps only",
+                app.name
             ));
         }
-        let fit = (h / v).max(1);
-        proc_.count = proc_.count.min(fit);
-        size.vcpus = v;
-    } else {
-        proc_.count = proc_.count.min(opts.max_shared_dynos.max(1));
-        if size.vcpus > h {
-            notes.push(format!(
-                "{} dynos may use {h} core(s) instead of {} (the instance has {h})",
-                size.name, size.vcpus
-            ));
-            size.vcpus = h;
-        }
-    }
-    if proc_.count < count0 {
-        notes.push(format!(
-            "{} x {} dynos scaled to {}; the arrival rate is scaled by {}/{} so each dyno keeps its load",
-            count0, proc_.size.name, proc_.count, proc_.count, count0
-        ));
-        let f = f64::from(proc_.count) / f64::from(count0);
-        workload.arrivals = match workload.arrivals {
-            Arrivals::Poisson { rate } => Arrivals::Poisson { rate: rate * f },
-            Arrivals::Interval { gap } => Arrivals::Interval {
-                gap: SimDuration::from_secs_f64(gap.as_secs_f64() / f),
-            },
+        let Some(w) = app.workload.as_mut() else {
+            continue;
         };
-    }
-    if let Some(q) = proc_.cpu_quota {
-        if q > f64::from(size.vcpus) {
-            notes.push(format!(
-                "cpu_quota {q} cut to the {} core(s) the dyno has",
-                size.vcpus
-            ));
-            proc_.cpu_quota = Some(f64::from(size.vcpus));
+        if !w.calls.is_empty() {
+            return Err("downstream calls are not supported by validate yet".into());
         }
-        if cfg.cpu.mode == crate::model::CpuMode::Fluid {
+        let mut proc_ = app.processes[w.process].clone();
+        if app.processes.len() > 1 {
             notes.push(format!(
-                "the real dyno's cpu_quota is a CFS quota over {} (the kernel has no fluid cap); set [cpu] mode = \"cfs\" to model it",
-                cfg.cpu.period
+                "app `{}`: only process `{}` is run (process types without requests are dropped)",
+                app.name, proc_.name
             ));
         }
+        if proc_.count == 0 {
+            return Err(format!(
+                "app `{}`: process `{}` has no dynos",
+                app.name, proc_.name
+            ));
+        }
+        if !app.deploys.is_empty()
+            || !app.crashes.is_empty()
+            || proc_.lifecycle.crash_mtbf.is_some()
+        {
+            notes.push(format!(
+                "app `{}`: deploys and crashes are not run (dropped from both runs)",
+                app.name
+            ));
+        }
+        let count0 = proc_.count;
+        let size = &mut proc_.size;
+        if size.tier.shares_host() {
+            any_shared = true;
+            proc_.count = proc_.count.min(opts.max_shared_dynos.max(1));
+            if size.vcpus > h {
+                notes.push(format!(
+                    "{} dynos may use {h} core(s) instead of {} (the instance has {h})",
+                    size.name, size.vcpus
+                ));
+                size.vcpus = h;
+            }
+        } else {
+            any_dedicated = true;
+            let v = size.vcpus.min(h).max(1);
+            if v < size.vcpus {
+                notes.push(format!(
+                    "{} dynos get {v} CPU(s) each instead of {} (this machine has {h} for dynos)",
+                    size.name, size.vcpus
+                ));
+            }
+            size.vcpus = v;
+            proc_.count = proc_.count.min((h / v).max(1));
+        }
+        if proc_.count < count0 {
+            notes.push(format!(
+                "app `{}`: {} x {} dynos scaled to {}; its arrival rate is scaled by {}/{} so each dyno keeps its load",
+                app.name, count0, proc_.size.name, proc_.count, proc_.count, count0
+            ));
+            let f = f64::from(proc_.count) / f64::from(count0);
+            w.arrivals = match w.arrivals {
+                Arrivals::Poisson { rate } => Arrivals::Poisson { rate: rate * f },
+                Arrivals::Interval { gap } => Arrivals::Interval {
+                    gap: SimDuration::from_secs_f64(gap.as_secs_f64() / f),
+                },
+            };
+        }
+        if let Some(q) = proc_.cpu_quota {
+            if q > f64::from(proc_.size.vcpus) {
+                notes.push(format!(
+                    "cpu_quota {q} cut to the {} core(s) the dyno has",
+                    proc_.size.vcpus
+                ));
+                proc_.cpu_quota = Some(f64::from(proc_.size.vcpus));
+            }
+            if cfg.cpu.mode == crate::model::CpuMode::Fluid {
+                notes.push(format!(
+                    "the real dyno's cpu_quota is a CFS quota over {} (the kernel has no fluid cap); set [cpu] mode = \"cfs\" to model it",
+                    cfg.cpu.period
+                ));
+            }
+        }
+        proc_.lifecycle.crash_mtbf = None;
+        w.process = 0;
+        app.processes = vec![proc_];
+        app.deploys.clear();
+        app.crashes.clear();
+        app.router.active_limit = u32::MAX / 2;
+        app.router.backlog_per_dyno = u32::MAX / 2;
+        app.router.keepalive = true;
     }
-    proc_.size = size.clone();
-    proc_.lifecycle.crash_mtbf = None;
-    workload.process = 0;
-    app.processes = vec![proc_.clone()];
-    app.workload = Some(workload.clone());
-    app.deploys.clear();
-    app.crashes.clear();
-    app.router.active_limit = u32::MAX / 2;
-    app.router.backlog_per_dyno = u32::MAX / 2;
-    app.router.keepalive = true;
-    cfg.apps = vec![app.clone()];
+    if any_shared && any_dedicated {
+        return Err(format!(
+            "shared-tier and dedicated dynos together need CPUs of their own; this machine has {h} for dynos: validate them in separate scenarios"
+        ));
+    }
+    // Dedicated dynos of all apps must fit the CPUs, one set of whole CPUs each.
+    if any_dedicated {
+        let mut used = 0;
+        for app in &cfg.apps {
+            let p = &app.processes[0];
+            used += p.count * p.size.vcpus;
+        }
+        if used > h {
+            return Err(format!(
+                "the dedicated dynos need {used} CPUs; this machine has {h} for dynos (after one for the load generator)"
+            ));
+        }
+    }
     cfg.spaces.clear();
 
     if let Some(d) = opts.duration {
@@ -264,13 +291,8 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
     }
     cfg.lifecycle.cycling = false;
     cfg.lifecycle.eco_sleep = false;
-    let rtt = Dist::Constant(opts.network_rtt.as_secs_f64());
     cfg.network.client_router = Dist::Constant(0.0);
-    cfg.network.router_dyno = rtt;
-    notes.push(format!(
-        "simulated router-dyno round trip = {:.3} ms, measured on the real loopback",
-        opts.network_rtt.as_secs_f64() * 1e3
-    ));
+    cfg.network.router_dyno = Dist::Constant(opts.network_rtt.as_secs_f64());
     if let Some(n) = cfg.noise.as_mut() {
         if n.speed_sigma_shared > 0.0
             || n.speed_sigma_dedicated > 0.0
@@ -288,12 +310,17 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
         n.contention = opts.contention;
     }
     // One shared instance of the host CPUs that takes every shared dyno.
+    let shared_mb: u64 = cfg
+        .apps
+        .iter()
+        .map(|a| u64::from(a.processes[0].count) * a.processes[0].size.ram_mb)
+        .sum();
     cfg.placement.policy = PlacementPolicy::BinPack;
     cfg.placement.shared.instances = 1;
     cfg.placement.shared.tenant_memory = 0.0;
     cfg.placement.shared.instance = InstanceType {
         vcpus: h,
-        memory_mb: (u64::from(proc_.count) * size.ram_mb + 1024).max(512),
+        memory_mb: (shared_mb + 1024).max(512),
         speed: 1.0,
     };
 
@@ -305,8 +332,7 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
         config: cfg.clone(),
     }];
     scaled_scenario.warnings.clear();
-    let job = scaled_scenario.jobs()[0];
-    let seeds = job.seeds;
+    let seeds = scaled_scenario.jobs()[0].seeds;
     let placement = crate::model::place(
         &cfg.apps,
         &cfg.spaces,
@@ -315,37 +341,45 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
     )
     .map_err(|e| format!("the scaled formation cannot be placed: {}", e.message))?;
 
-    let shares = ((size.cpu_share * 1024.0).round() as u64).clamp(2, 262_144);
-    let mut burners = Vec::new();
     let mut real = Vec::new();
-    for i in 0..proc_.count as usize {
-        let instance = placement
-            .instances
-            .get(placement.of_dyno[i])
-            .map(|x| x.name.clone())
-            .unwrap_or_default();
-        let cpus = if dedicated {
-            host_cpus[i * size.vcpus as usize..(i + 1) * size.vcpus as usize].to_vec()
-        } else {
-            host_cpus.clone()
-        };
-        // A cap only where it binds: a size's vCPUs on a cpuset of that many CPUs need none.
-        let quota = match proc_.cpu_quota {
-            Some(q) => Some(q),
-            None if f64::from(size.vcpus) < cpus.len() as f64 => Some(f64::from(size.vcpus)),
-            None => None,
-        };
-        real.push(RealDyno {
-            name: format!("{}.{}", proc_.name, i + 1),
-            size: size.clone(),
-            concurrency: proc_.concurrency,
-            cpus,
-            shares,
-            quota,
-            instance,
-        });
+    let mut next_cpu = 0usize;
+    for (a, app) in cfg.apps.iter().enumerate() {
+        let p = &app.processes[0];
+        let shares = ((p.size.cpu_share * 1024.0).round() as u64).clamp(2, 262_144);
+        for i in 0..p.count as usize {
+            let instance = placement
+                .instances
+                .get(placement.of_dyno[real.len()])
+                .map(|x| x.name.clone())
+                .unwrap_or_default();
+            let cpus = if p.size.tier.shares_host() {
+                host_cpus.clone()
+            } else {
+                let v = p.size.vcpus as usize;
+                let own = host_cpus[next_cpu..next_cpu + v].to_vec();
+                next_cpu += v;
+                own
+            };
+            // A cap only where it binds: a size's vCPUs on a cpuset of that many CPUs need none.
+            let quota = match p.cpu_quota {
+                Some(q) => Some(q),
+                None if (p.size.vcpus as usize) < cpus.len() => Some(f64::from(p.size.vcpus)),
+                None => None,
+            };
+            real.push(RealDyno {
+                app: a,
+                name: format!("{}.{}", p.name, i + 1),
+                size: p.size.clone(),
+                concurrency: p.concurrency,
+                cpus,
+                shares,
+                quota,
+                instance,
+            });
+        }
     }
-    if let (Some(noise), false) = (cfg.noise.as_ref(), dedicated) {
+    let mut burners = Vec::new();
+    if let (Some(noise), true) = (cfg.noise.as_ref(), any_shared) {
         let instance = placement
             .instances
             .iter()
@@ -360,7 +394,26 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
             &host_cpus,
         );
     }
-    let plan = draw_requests(&cfg, seeds, proc_.count as usize);
+    // Every app's requests, merged in time order (the model numbers requests globally in
+    // arrival order).
+    let mut tagged: Vec<(Planned, usize)> = Vec::new();
+    let mut first = 0;
+    for (a, app) in cfg.apps.iter().enumerate() {
+        let n = app.processes[0].count as usize;
+        for mut p in draw_requests(&cfg, a, seeds, n) {
+            p.dyno += first;
+            tagged.push((p, a));
+        }
+        first += n;
+    }
+    tagged.sort_by_key(|(p, _)| p.at_ns);
+    let mut plan = Vec::with_capacity(tagged.len());
+    let mut plan_app = Vec::with_capacity(tagged.len());
+    for (i, (mut p, a)) in tagged.into_iter().enumerate() {
+        p.work.id = i as u64;
+        plan.push(p);
+        plan_app.push(a);
+    }
     Ok(Scaled {
         scenario: scaled_scenario,
         seeds,
@@ -368,9 +421,8 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
         burners,
         loadgen_cpus,
         plan,
+        plan_app,
         notes,
-        app: app.name.clone(),
-        process: proc_.name.clone(),
     })
 }
 
@@ -441,8 +493,8 @@ pub fn neighbour_burners(
 /// `cpu/<app>`, wait from `wait/<app>`, the router's pick from `router/<app>` (one draw for the
 /// router, one for the dyno: every dyno is up and below the router's limit), and the
 /// filesystem draws from `filesystem/<app>`.
-pub fn draw_requests(cfg: &SimConfig, seeds: SeedTree, dynos: usize) -> Vec<Planned> {
-    let app = &cfg.apps[0];
+pub fn draw_requests(cfg: &SimConfig, a: usize, seeds: SeedTree, dynos: usize) -> Vec<Planned> {
+    let app = &cfg.apps[a];
     let Some(w) = &app.workload else {
         return Vec::new();
     };
@@ -518,46 +570,55 @@ fn zipf_cdf(n: u32, s: f64) -> Vec<f64> {
     cdf
 }
 
-/// A one-line description of the scaled formation.
+/// A description of the scaled formation, one line per app and one for the machine.
 pub fn describe(s: &Scaled) -> String {
     let cfg = s.config();
-    let p = &cfg.apps[0].processes[0];
-    let rate = cfg.apps[0]
-        .workload
-        .as_ref()
-        .map_or(0.0, |w| w.arrivals.mean_rate());
     let cpus = |v: &[usize]| {
         v.iter()
             .map(|c| c.to_string())
             .collect::<Vec<_>>()
             .join(",")
     };
-    let mut line = format!(
-        "{} x {} (concurrency {}, {} vCPU{}) at {:.2} req/s for {}; dynos on CPU {}, load generator on CPU {}",
-        p.count,
-        p.size.name,
-        p.concurrency,
-        p.size.vcpus,
-        if p.size.vcpus == 1 { "" } else { "s" },
-        rate,
+    let mut lines = Vec::new();
+    for app in &cfg.apps {
+        let p = &app.processes[0];
+        let rate = app.workload.as_ref().map_or(0.0, |w| w.arrivals.mean_rate());
+        lines.push(format!(
+            "{}/{}: {} x {} (concurrency {}, {} vCPU{}{}) at {:.2} req/s",
+            app.name,
+            p.name,
+            p.count,
+            p.size.name,
+            p.concurrency,
+            p.size.vcpus,
+            if p.size.vcpus == 1 { "" } else { "s" },
+            p.cpu_quota.map(|q| format!(", quota {q}")).unwrap_or_default(),
+            rate,
+        ));
+    }
+    let dyno_cpus: Vec<usize> = s
+        .dynos
+        .iter()
+        .flat_map(|d| d.cpus.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut machine = format!(
+        "{} for {}; dynos on CPU {}, load generator on CPU {}",
+        s.plan.len(),
         cfg.duration,
-        cpus(
-            &s.dynos
-                .iter()
-                .flat_map(|d| d.cpus.clone())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
-        ),
-        cpus(&s.loadgen_cpus),
+        cpus(&dyno_cpus),
+        cpus(&s.loadgen_cpus)
     );
+    machine.insert_str(0, "requests: ");
     if !s.burners.is_empty() {
         let b = &s.burners[0];
-        line.push_str(&format!(
+        machine.push_str(&format!(
             "; {} neighbour burner(s) of {:.2} core(s) each",
             s.burners.len(),
             b.cores
         ));
     }
-    line
+    lines.push(machine);
+    lines.join("\n  ")
 }

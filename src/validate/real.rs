@@ -311,8 +311,8 @@ pub fn run(s: &Scaled, opts: &RealOptions, mut say: impl FnMut(&str)) -> Result<
     let mut dynos: Vec<Dyno> = Vec::new();
     let mut reports = Vec::new();
     let mut boost = None;
-    for d in &s.dynos {
-        let log = slug.0.join(format!("{}.log", d.name));
+    for (i, d) in s.dynos.iter().enumerate() {
+        let log = slug.0.join(format!("{i}-{}.log", d.name));
         let cfg = app_config(d, &slug.0, opts, &log);
         let dyno = Dyno::start(&cfg).map_err(|e| format!("starting {}: {e}", d.name))?;
         if boost.is_none() {

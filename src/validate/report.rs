@@ -39,10 +39,12 @@ pub fn records(s: &Scaled, real: &RealRun) -> Vec<RealRecord> {
     let end = cfg.duration.as_nanos();
     let timeout = cfg.request_timeout.as_nanos();
     let warmup = cfg.warmup.as_nanos();
+    let local = local_numbers(s);
     s.plan
         .iter()
         .zip(&real.outcomes)
-        .map(|(p, o)| {
+        .zip(&s.plan_app)
+        .map(|((p, o), &app)| {
             let counted = p.at_ns >= warmup;
             let mut status = Status::Ok;
             let mut in_flight = false;
@@ -89,9 +91,9 @@ pub fn records(s: &Scaled, real: &RealRun) -> Vec<RealRecord> {
             RealRecord {
                 record: RequestRecord {
                     id: p.work.id,
-                    app: 0,
+                    app,
                     process: 0,
-                    dyno: p.dyno as u32 + 1,
+                    dyno: local.get(p.dyno).copied().unwrap_or(0),
                     incarnation: 0,
                     arrival_ns: p.at_ns,
                     service_start_ns,
@@ -109,6 +111,18 @@ pub fn records(s: &Scaled, real: &RealRun) -> Vec<RealRecord> {
         .collect()
 }
 
+/// Each real dyno's number within its app (`web.<n>`).
+fn local_numbers(s: &Scaled) -> Vec<u32> {
+    let mut seen = vec![0u32; s.config().apps.len()];
+    s.dynos
+        .iter()
+        .map(|d| {
+            seen[d.app] += 1;
+            seen[d.app]
+        })
+        .collect()
+}
+
 fn quantile(h: &Histogram<u64>, max: u64, q: f64) -> f64 {
     if h.is_empty() {
         f64::NAN
@@ -120,28 +134,180 @@ fn quantile(h: &Histogram<u64>, max: u64, q: f64) -> f64 {
 /// The real run as a [`JobResult`].
 pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult {
     let cfg = s.config();
-    let spec = &cfg.apps[0].processes[0];
+    let duration_s = cfg.duration.as_secs_f64();
+    let mut processes = Vec::new();
+    let mut windows = Vec::new();
+    for a in 0..cfg.apps.len() {
+        let (p, w) = process_result(s, real, recs, a);
+        processes.push(p);
+        windows.extend(w);
+    }
+    let local = local_numbers(s);
+    let dynos: Vec<DynoResult> = real
+        .dynos
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let rd = &s.dynos[i];
+            let app = &cfg.apps[rd.app];
+            let spec = &app.processes[0];
+            let mine = |r: &&RealRecord| {
+                r.record.app == rd.app && r.record.dyno == local[i] && r.record.split.is_some()
+            };
+            let served = recs.iter().filter(mine).count() as u64;
+            let written: u64 = s
+                .plan
+                .iter()
+                .zip(recs)
+                .filter(|(p, r)| p.dyno == i && r.record.split.is_some())
+                .map(|(p, _)| p.work.write_bytes)
+                .sum();
+            let cores = f64::from(spec.size.vcpus).min(rd.cpus.len() as f64);
+            DynoResult {
+                app: app.name.clone(),
+                process: spec.name.clone(),
+                dyno: d.name.clone(),
+                size: spec.size.name.clone(),
+                tier: spec.size.tier,
+                restarts: 0,
+                restarts_cycle: 0,
+                restarts_deploy: 0,
+                restarts_crash: 0,
+                restarts_r10: 0,
+                restarts_r15: 0,
+                sleeps: 0,
+                uptime_s: duration_s,
+                r14_s: 0.0,
+                bytes_written: written,
+                bytes_lost: 0,
+                files_lost: 0,
+                cache_hits: 0,
+                cache_misses: 0,
+                cold_penalty_s: 0.0,
+                sticky_reads: 0,
+                sticky_miss_other_dyno: 0,
+                sticky_miss_restart: 0,
+                served,
+                cpu_utilization: d.cpu_s / (duration_s * cores.max(1e-9)),
+                instance: rd.instance.clone(),
+                cpu_s: d.cpu_s,
+                throttled_s: d.throttled_s,
+                max_backlog: 0,
+            }
+        })
+        .collect();
+    let mut instances: Vec<InstanceResult> = Vec::new();
+    let mut dyno_cpu = Vec::new();
+    for (i, d) in s.dynos.iter().enumerate() {
+        let app = &cfg.apps[d.app];
+        let label = format!("{}/{}", app.name, d.name);
+        let cpu = real.dynos.get(i).map_or(0.0, |r| r.cpu_s);
+        if let Some(k) = instances.iter().position(|x| x.name == d.instance) {
+            instances[k].dynos.push(label);
+            dyno_cpu[k] += cpu;
+            continue;
+        }
+        let dedicated = !d.size.tier.shares_host();
+        instances.push(InstanceResult {
+            name: d.instance.clone(),
+            kind: if dedicated { "dedicated" } else { "shared" },
+            region: if dedicated {
+                String::new()
+            } else {
+                app.region.clone()
+            },
+            vcpus: d.cpus.len() as u32,
+            memory_mb: if dedicated {
+                d.size.ram_mb
+            } else {
+                cfg.placement.shared.instance.memory_mb
+            },
+            tenant_memory_mb: 0,
+            dynos: vec![label],
+            mean_load: f64::NAN,
+            peak_load: f64::NAN,
+            peak_demand: f64::NAN,
+            mean_neighbour_load: f64::NAN,
+            mean_speed: f64::NAN,
+        });
+        dyno_cpu.push(cpu);
+    }
+    for (k, inst) in instances.iter_mut().enumerate() {
+        let c = f64::from(inst.vcpus) * duration_s;
+        let neighbours = if inst.kind == "shared" {
+            real.burner_cpu_s
+        } else {
+            0.0
+        };
+        inst.mean_load = (dyno_cpu[k] + neighbours) / c;
+        inst.mean_neighbour_load = neighbours / c;
+    }
+    let lifecycle = real
+        .dynos
+        .iter()
+        .enumerate()
+        .map(|(i, d)| LifecycleEvent {
+            time_ns: 0,
+            app: s.dynos[i].app,
+            process: 0,
+            dyno: local[i],
+            incarnation: 0,
+            instance: s.dynos[i].instance.clone(),
+            event: "up",
+            detail: format!(
+                "real: jail start {:.1} ms, listening {:.1} ms after exec",
+                d.start.as_secs_f64() * 1e3,
+                d.ready.as_secs_f64() * 1e3
+            ),
+        })
+        .collect();
+    JobResult {
+        processes,
+        dynos,
+        windows,
+        instances,
+        lifecycle,
+        events: 0,
+        generated: s.plan.len() as u64,
+        interrupted: real.interrupted,
+    }
+}
+
+/// Window accumulator: requests, completed, errors, in flight, latency sum, max, histogram.
+type Win = (u64, u64, u64, u64, f64, u64, Option<Histogram<u64>>);
+
+/// The process result and time windows of app `a`.
+fn process_result(
+    s: &Scaled,
+    real: &RealRun,
+    recs: &[RealRecord],
+    a: usize,
+) -> (ProcessResult, Vec<WindowRow>) {
+    let cfg = s.config();
+    let app = &cfg.apps[a];
+    let spec = &app.processes[0];
     let duration_s = cfg.duration.as_secs_f64();
     let counted_s = (cfg.duration.as_nanos() - cfg.warmup.as_nanos()) as f64 * 1e-9;
     let mut h = hist();
     let (mut sum, mut max, mut parts) = (0.0, 0u64, [0.0f64; 6]);
     let (mut requests, mut completed, mut in_flight) = (0u64, 0u64, 0u64);
     let mut errors = [0u64; 8];
-    let nwin = cfg
-        .duration
-        .as_nanos()
-        .div_ceil(cfg.window.as_nanos().max(1)) as usize;
-    let mut wins: Vec<(u64, u64, u64, u64, f64, u64, Option<Histogram<u64>>)> =
-        vec![(0, 0, 0, 0, 0.0, 0, None); nwin];
+    let width = cfg.window.as_nanos().max(1);
+    let nwin = cfg.duration.as_nanos().div_ceil(width).max(1) as usize;
+    let mut wins: Vec<Win> = vec![(0, 0, 0, 0, 0.0, 0, None); nwin];
     let (mut hits, mut misses, mut penalty_ns) = (0u64, 0u64, 0u64);
-    for (r, p) in recs.iter().zip(&s.plan) {
+    for ((r, p), _) in recs
+        .iter()
+        .zip(&s.plan)
+        .zip(&s.plan_app)
+        .filter(|(_, pa)| **pa == a)
+    {
         if !r.counted {
             continue;
         }
         let rec = &r.record;
         requests += 1;
-        let w = (rec.arrival_ns / cfg.window.as_nanos().max(1)) as usize;
-        let win = &mut wins[w.min(nwin - 1)];
+        let win = &mut wins[((rec.arrival_ns / width) as usize).min(nwin - 1)];
         win.0 += 1;
         if p.work.item.is_some() && rec.split.is_some() {
             if r.miss {
@@ -216,7 +382,7 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
                 _ => f64::NAN,
             };
             WindowRow {
-                app: 0,
+                app: a,
                 process: 0,
                 window_start_s: i as f64 * cfg.window.as_secs_f64(),
                 requests: w.0,
@@ -234,146 +400,30 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
             }
         })
         .collect();
-    let cores: f64 = s
-        .dynos
+    let mine: Vec<usize> = (0..s.dynos.len()).filter(|&i| s.dynos[i].app == a).collect();
+    let cores: f64 = mine
         .iter()
-        .map(|d| d.cpus.len() as f64)
+        .map(|&i| f64::from(s.dynos[i].size.vcpus).min(s.dynos[i].cpus.len() as f64))
         .sum::<f64>()
-        .max(1.0);
-    let cpu_s: f64 = real.dynos.iter().map(|d| d.cpu_s).sum();
-    let throttled_s: f64 = real.dynos.iter().map(|d| d.throttled_s).sum();
-    let dedicated = !spec.size.tier.shares_host();
-    let own_cores = |i: usize| s.dynos.get(i).map_or(1.0, |d| d.cpus.len() as f64);
-    let dynos: Vec<DynoResult> = real
-        .dynos
+        .max(1e-9);
+    let cpu_s: f64 = mine.iter().filter_map(|&i| real.dynos.get(i)).map(|d| d.cpu_s).sum();
+    let throttled_s: f64 = mine
         .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let served = recs
-                .iter()
-                .filter(|r| r.record.dyno as usize == i + 1 && r.record.split.is_some())
-                .count() as u64;
-            let written: u64 = s
-                .plan
-                .iter()
-                .zip(recs)
-                .filter(|(p, r)| p.dyno == i && r.record.split.is_some())
-                .map(|(p, _)| p.work.write_bytes)
-                .sum();
-            DynoResult {
-                app: s.app.clone(),
-                process: s.process.clone(),
-                dyno: d.name.clone(),
-                size: spec.size.name.clone(),
-                tier: spec.size.tier,
-                restarts: 0,
-                restarts_cycle: 0,
-                restarts_deploy: 0,
-                restarts_crash: 0,
-                restarts_r10: 0,
-                restarts_r15: 0,
-                sleeps: 0,
-                uptime_s: duration_s,
-                r14_s: 0.0,
-                bytes_written: written,
-                bytes_lost: 0,
-                files_lost: 0,
-                cache_hits: 0,
-                cache_misses: 0,
-                cold_penalty_s: 0.0,
-                sticky_reads: 0,
-                sticky_miss_other_dyno: 0,
-                sticky_miss_restart: 0,
-                served,
-                cpu_utilization: d.cpu_s
-                    / (duration_s * f64::from(spec.size.vcpus).min(own_cores(i))),
-                instance: s
-                    .dynos
-                    .get(i)
-                    .map(|x| x.instance.clone())
-                    .unwrap_or_default(),
-                cpu_s: d.cpu_s,
-                throttled_s: d.throttled_s,
-                max_backlog: 0,
-            }
-        })
-        .collect();
-    let mut instances: Vec<InstanceResult> = Vec::new();
-    for d in &s.dynos {
-        if let Some(i) = instances.iter_mut().find(|i| i.name == d.instance) {
-            i.dynos.push(format!("{}/{}", s.app, d.name));
-            continue;
-        }
-        instances.push(InstanceResult {
-            name: d.instance.clone(),
-            kind: if dedicated { "dedicated" } else { "shared" },
-            region: if dedicated {
-                String::new()
-            } else {
-                cfg.apps[0].region.clone()
-            },
-            vcpus: d.cpus.len() as u32,
-            memory_mb: if dedicated {
-                spec.size.ram_mb
-            } else {
-                cfg.placement.shared.instance.memory_mb
-            },
-            tenant_memory_mb: 0,
-            dynos: vec![format!("{}/{}", s.app, d.name)],
-            mean_load: f64::NAN,
-            peak_load: f64::NAN,
-            peak_demand: f64::NAN,
-            mean_neighbour_load: f64::NAN,
-            mean_speed: f64::NAN,
-        });
-    }
-    if let (false, Some(i)) = (dedicated, instances.first_mut()) {
-        let c = f64::from(i.vcpus) * duration_s;
-        i.mean_load = (cpu_s + real.burner_cpu_s) / c;
-        i.mean_neighbour_load = real.burner_cpu_s / c;
-    }
-    for (i, inst) in instances.iter_mut().enumerate() {
-        if dedicated {
-            inst.mean_load = real.dynos.get(i).map_or(f64::NAN, |d| d.cpu_s)
-                / (f64::from(inst.vcpus) * duration_s);
-        }
-    }
-    let lifecycle = real
-        .dynos
-        .iter()
-        .enumerate()
-        .map(|(i, d)| LifecycleEvent {
-            time_ns: 0,
-            app: 0,
-            process: 0,
-            dyno: i as u32 + 1,
-            incarnation: 0,
-            instance: s
-                .dynos
-                .get(i)
-                .map(|x| x.instance.clone())
-                .unwrap_or_default(),
-            event: "up",
-            detail: format!(
-                "real: jail start {:.1} ms, listening {:.1} ms after exec",
-                d.start.as_secs_f64() * 1e3,
-                d.ready.as_secs_f64() * 1e3
-            ),
-        })
-        .collect();
-    let total_errors = errors.iter().sum();
+        .filter_map(|&i| real.dynos.get(i))
+        .map(|d| d.throttled_s)
+        .sum();
     let process = ProcessResult {
-        app_index: 0,
+        app_index: a,
         process_index: 0,
-        app: s.app.clone(),
-        process: s.process.clone(),
+        app: app.name.clone(),
+        process: spec.name.clone(),
         size: spec.size.name.clone(),
         tier: spec.size.tier,
         dynos: spec.count,
         concurrency: spec.concurrency,
         requests,
         completed,
-        errors: total_errors,
+        errors: errors.iter().sum(),
         errors_by_code: errors,
         in_flight,
         latency,
@@ -398,16 +448,7 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
         sticky_miss_other_dyno: 0,
         sticky_miss_restart: 0,
     };
-    JobResult {
-        processes: vec![process],
-        dynos,
-        windows,
-        instances,
-        lifecycle,
-        events: 0,
-        generated: s.plan.len() as u64,
-        interrupted: real.interrupted,
-    }
+    (process, windows)
 }
 
 /// Write the real run's folder: summary, windows, dynos, instances, events, tiers and requests
