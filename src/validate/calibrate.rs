@@ -96,6 +96,11 @@ pub struct Quota {
     pub p99_ms: f64,
     /// The closed form C + (ceil(C/Q) - 1)(P - Q) for a request starting a period, ms.
     pub closed_form_ms: f64,
+    /// The model's CFS mode for a request arriving at a uniformly random phase of the period
+    /// with a full budget: median and 99th percentile, ms.
+    pub model_p50_ms: f64,
+    /// 99th percentile.
+    pub model_p99_ms: f64,
     /// Periods throttled per request.
     pub throttled_per_request: f64,
 }
@@ -305,19 +310,27 @@ pub fn calibrate(mut say: impl FnMut(&str)) -> Result<Calibration, String> {
     let th1 = d.stats().map(|s| s.cpu_throttled_periods).unwrap_or(0);
     drop(d);
     let mut lat_ms: Vec<f64> = lat.iter().map(|n| *n as f64 * 1e-6).collect();
+    if lat_ms.is_empty() {
+        return Err("no request of the quota test was answered".into());
+    }
     let period_ms = 100.0;
     let quota_ms = q * period_ms;
+    let mut model: Vec<f64> = (0..1000)
+        .map(|i| cfs_latency(c_ms, quota_ms, period_ms, (f64::from(i) + 0.5) / 10.0))
+        .collect();
     let quota = Quota {
         cores: q,
         request_ms: c_ms,
         p50_ms: quantile(&mut lat_ms, 0.5),
         p99_ms: quantile(&mut lat_ms, 0.99),
         closed_form_ms: c_ms + ((c_ms / quota_ms).ceil() - 1.0) * (period_ms - quota_ms),
+        model_p50_ms: quantile(&mut model.clone(), 0.5),
+        model_p99_ms: quantile(&mut model, 0.99),
         throttled_per_request: (th1 - th0) as f64 / f64::from(n),
     };
     say(&format!(
-        "quota {q} core, {c_ms} ms requests: p50 {:.1} ms, p99 {:.1} ms (closed form {:.0} ms)",
-        quota.p50_ms, quota.p99_ms, quota.closed_form_ms
+        "quota {q} core, {c_ms} ms requests: p50 {:.1} ms, p99 {:.1} ms (model, random phase: {:.1} / {:.1} ms; closed form from a period start {:.0} ms)",
+        quota.p50_ms, quota.p99_ms, quota.model_p50_ms, quota.model_p99_ms, quota.closed_form_ms
     ));
 
     // 6. Contention: the spin's work rate beside a busy co-runner.
@@ -383,6 +396,30 @@ pub fn calibrate(mut say: impl FnMut(&str)) -> Result<Calibration, String> {
     })
 }
 
+/// Latency of an isolated request of `c` ms of CPU under a CFS quota of `q` ms per `p` ms,
+/// arriving `phi` ms after a period boundary with a full budget (the model's CFS mode).
+pub fn cfs_latency(c: f64, q: f64, p: f64, phi: f64) -> f64 {
+    let (mut t, mut rem, mut budget, mut at) = (0.0, c, q, phi % p);
+    for _ in 0..100_000 {
+        let run = rem.min(budget).min(p - at);
+        t += run;
+        rem -= run;
+        budget -= run;
+        at += run;
+        if rem <= 1e-12 {
+            break;
+        }
+        if budget <= 1e-12 {
+            t += p - at;
+        }
+        if budget <= 1e-12 || at >= p - 1e-12 {
+            at = 0.0;
+            budget = q;
+        }
+    }
+    t
+}
+
 fn cpu_of(d: &Dyno) -> f64 {
     d.stats().map(|s| s.cpu_usage.as_secs_f64()).unwrap_or(0.0)
 }
@@ -422,4 +459,19 @@ fn isolated(t: &Target, n: u32, cpu_ns: u64, gap_ms: u64) -> Result<Vec<u64>, St
         .zip(&plan)
         .filter_map(|(o, p)| o.done_ns.map(|d| d - p.at_ns))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cfs_latency;
+
+    #[test]
+    fn cfs_closed_form_from_a_period_start() {
+        // T = C + (ceil(C/Q) - 1)(P - Q)
+        assert!((cfs_latency(30.0, 20.0, 100.0, 0.0) - 110.0).abs() < 1e-9);
+        assert!((cfs_latency(30.0, 50.0, 100.0, 0.0) - 30.0).abs() < 1e-9);
+        assert!((cfs_latency(45.0, 30.0, 100.0, 0.0) - 115.0).abs() < 1e-9);
+        // Starting 85 ms in: 15 ms run, a fresh budget, 15 ms more.
+        assert!((cfs_latency(30.0, 20.0, 100.0, 85.0) - 30.0).abs() < 1e-9);
+    }
 }

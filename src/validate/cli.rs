@@ -170,6 +170,7 @@ pub fn run_validate(args: &ValidateArgs) -> ExitCode {
         spin: args.spin.into(),
         max_shared_dynos: args.max_shared_dynos,
         max_steal: args.max_steal,
+        program: None,
     };
     let v = match validate(&scenario, &opts, |m| eprintln!("{m}")) {
         Ok(v) => v,

@@ -22,7 +22,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// A dyno to send requests to.
@@ -199,8 +199,6 @@ pub fn run(
     opts: &LoadOptions,
     stop: &AtomicBool,
 ) -> Result<Vec<Outcome>, String> {
-    let own = File::open("/proc/thread-self/ns/net")
-        .map_err(|e| format!("cannot open this thread's network namespace: {e}"))?;
     let epoll = Arc::new(Epoll::new().map_err(|e| format!("epoll: {e}"))?);
     let state = Arc::new(Mutex::new(State {
         conns: Vec::new(),
@@ -212,34 +210,44 @@ pub fn run(
     let _ = pin_thread(&opts.cpus);
     precise_timers();
     high_priority();
-    let add_conn = |dyno: usize| -> Result<Result<usize, String>, String> {
-        let s = match connect_in(&targets[dyno], &own)? {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(format!("connect: {e}"))),
+    // One connector thread per dyno lives in that dyno's network namespace for the whole run
+    // (entering a namespace costs up to milliseconds, too slow for the dispatcher's path). It
+    // keeps a few idle connections in reserve and opens one on demand when none is left.
+    let mut connectors = Vec::new();
+    for (d, t) in targets.iter().enumerate() {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let netns = match &t.netns {
+            Some(f) => Some(
+                f.try_clone()
+                    .map_err(|e| format!("a dyno's network namespace: {e}"))?,
+            ),
+            None => None,
         };
-        let _ = s.set_nodelay(true);
-        if let Err(e) = s.set_nonblocking(true) {
-            return Ok(Err(format!("connect: {e}")));
-        }
-        let mut st = lock(&state);
-        let idx = st.conns.len();
-        let fd = s.as_raw_fd();
-        st.conns.push(Some(Conn {
-            stream: s,
-            dyno,
-            req: None,
-            buf: Vec::new(),
-        }));
-        st.live += 1;
-        drop(st);
-        epoll
-            .ctl(libc::EPOLL_CTL_ADD, fd, idx)
-            .map_err(|e| format!("epoll: {e}"))?;
-        Ok(Ok(idx))
+        let (addr, state, epoll, cpus) = (
+            t.addr,
+            Arc::clone(&state),
+            Arc::clone(&epoll),
+            opts.cpus.clone(),
+        );
+        let h = std::thread::Builder::new()
+            .name("loadgen-connect".into())
+            .spawn(move || connector(d, netns, addr, &state, &epoll, &cpus, &rx))
+            .map_err(|e| format!("cannot start a connector thread: {e}"))?;
+        connectors.push((tx, h));
+    }
+    let open_now = |dyno: usize| -> Result<usize, String> {
+        let (reply, answer) = mpsc::channel();
+        connectors[dyno]
+            .0
+            .send(Msg::Open(reply))
+            .map_err(|_| "a connector thread ended".to_string())?;
+        answer
+            .recv()
+            .map_err(|_| "a connector thread ended".to_string())?
     };
-    for d in 0..targets.len() {
+    for d in 0..connectors.len() {
         for _ in 0..opts.prewarm {
-            if let Ok(idx) = add_conn(d)? {
+            if let Ok(idx) = open_now(d) {
                 lock(&state).idle[d].push(idx);
             }
         }
@@ -261,7 +269,14 @@ pub fn run(
             break;
         }
         sleep_until(opts.t0_ns + p.at_ns);
-        let reuse = lock(&state).idle[p.dyno].pop();
+        let (reuse, left) = {
+            let mut st = lock(&state);
+            let r = st.idle[p.dyno].pop();
+            (r, st.idle[p.dyno].len())
+        };
+        if left < SPARE {
+            let _ = connectors[p.dyno].0.send(Msg::Refill);
+        }
         let idx = match reuse {
             Some(idx) => idx,
             None => {
@@ -275,18 +290,14 @@ pub fn run(
                     ));
                     continue;
                 }
-                match add_conn(p.dyno) {
-                    Ok(Ok(idx)) => idx,
-                    Ok(Err(e)) => {
+                match open_now(p.dyno) {
+                    Ok(idx) => idx,
+                    Err(e) => {
                         let now = mono_ns().saturating_sub(opts.t0_ns);
                         let mut st = lock(&state);
                         st.outcomes[i].sent_ns = now;
                         st.outcomes[i].error = Some(e);
                         continue;
-                    }
-                    Err(e) => {
-                        fatal = Some(e);
-                        break;
                     }
                 }
             }
@@ -328,11 +339,90 @@ pub fn run(
     }
     done.store(true, Ordering::SeqCst);
     let _ = receiver.join();
+    for (tx, h) in connectors {
+        drop(tx);
+        if let Ok(Err(e)) = h.join() {
+            fatal.get_or_insert(e);
+        }
+    }
     if let Some(e) = fatal {
         return Err(e);
     }
     let mut st = lock(&state);
     Ok(std::mem::take(&mut st.outcomes))
+}
+
+/// Idle connections each dyno's connector keeps in reserve.
+const SPARE: usize = 8;
+
+enum Msg {
+    /// Open a connection and answer with its index.
+    Open(mpsc::Sender<Result<usize, String>>),
+    /// Open a connection into the idle pool if the reserve is low.
+    Refill,
+}
+
+/// Open a connection to `addr` (in the current namespace) and register it.
+fn open_registered(
+    dyno: usize,
+    addr: SocketAddr,
+    state: &Mutex<State>,
+    epoll: &Epoll,
+) -> Result<usize, String> {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = s.set_nodelay(true);
+    s.set_nonblocking(true)
+        .map_err(|e| format!("connect: {e}"))?;
+    let fd = s.as_raw_fd();
+    let mut st = lock(state);
+    let idx = st.conns.len();
+    st.conns.push(Some(Conn {
+        stream: s,
+        dyno,
+        req: None,
+        buf: Vec::new(),
+    }));
+    st.live += 1;
+    drop(st);
+    epoll
+        .ctl(libc::EPOLL_CTL_ADD, fd, idx)
+        .map_err(|e| format!("epoll: {e}"))?;
+    Ok(idx)
+}
+
+/// A thread that enters dyno `dyno`'s network namespace once and opens connections there.
+fn connector(
+    dyno: usize,
+    netns: Option<File>,
+    addr: SocketAddr,
+    state: &Mutex<State>,
+    epoll: &Epoll,
+    cpus: &[usize],
+    rx: &mpsc::Receiver<Msg>,
+) -> Result<(), String> {
+    let _ = pin_thread(cpus);
+    high_priority();
+    if let Some(ns) = &netns {
+        // This thread never leaves the namespace: it only ever opens connections there.
+        setns(ns.as_raw_fd()).map_err(|e| format!("entering a dyno's network namespace: {e}"))?;
+    }
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Open(reply) => {
+                let _ = reply.send(open_registered(dyno, addr, state, epoll));
+            }
+            Msg::Refill => {
+                if lock(state).idle[dyno].len() >= SPARE {
+                    continue;
+                }
+                if let Ok(idx) = open_registered(dyno, addr, state, epoll) {
+                    lock(state).idle[dyno].push(idx);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn receive(epoll: &Epoll, state: &Mutex<State>, done: &AtomicBool, cpus: &[usize], t0: u64) {

@@ -53,6 +53,8 @@ pub struct ValidateOptions {
     pub max_shared_dynos: u32,
     /// Steal above this fraction of the machine's CPU time flags the run.
     pub max_steal: f64,
+    /// The dynosim executable to run inside the dynos (`None`: this program).
+    pub program: Option<PathBuf>,
 }
 
 /// Why validate could not give a verdict.
@@ -122,10 +124,7 @@ pub fn validate(
             cpus: cpus.clone(),
             max_shared_dynos: opts.max_shared_dynos,
             network_rtt: Duration::ZERO,
-            contention: opts
-                .calibration
-                .as_ref()
-                .map_or(0.0, |c| c.contention.coefficient),
+            contention: opts.calibration.as_ref().map(|c| c.contention.coefficient),
         },
     )
     .map_err(ValidateError::Scenario)?;
@@ -135,15 +134,7 @@ pub fn validate(
         .first()
         .map(|d| d.cpus.clone())
         .unwrap_or_default();
-    let iters_per_s = {
-        let cpus = dyno_cpus.clone();
-        std::thread::spawn(move || {
-            let _ = spin::pin_thread(&cpus);
-            spin::measure_speed(Duration::from_millis(300))
-        })
-        .join()
-        .map_err(|_| ValidateError::Real("the spin calibration thread panicked".into()))?
-    };
+    let iters_per_s = spin::measure_speed_on(&dyno_cpus, Duration::from_millis(300));
     say(&format!(
         "scaled to this machine ({} CPUs): {}",
         cpus.len(),
@@ -174,6 +165,7 @@ pub fn validate(
         ),
         cpu_period: Duration::from_nanos(cfg.cpu.period.as_nanos()),
         probes: 200,
+        program: opts.program.clone(),
     };
     say(&format!(
         "real run: {} requests over {} ...",

@@ -40,8 +40,9 @@ pub struct ScaleOptions {
     pub max_shared_dynos: u32,
     /// Router-to-dyno round trip measured on the real loopback (the simulation's network).
     pub network_rtt: Duration,
-    /// Contention coefficient for the simulated shared instance (calibrated; 0 by default).
-    pub contention: f64,
+    /// Contention coefficient for the simulated shared instance, from a calibration file
+    /// (`None`: the scenario's).
+    pub contention: Option<f64>,
 }
 
 /// One real dyno.
@@ -178,9 +179,16 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
         }
         let mut proc_ = app.processes[w.process].clone();
         if app.processes.len() > 1 {
+            let others: Vec<&str> = app
+                .processes
+                .iter()
+                .filter(|p| p.name != proc_.name)
+                .map(|p| p.name.as_str())
+                .collect();
             notes.push(format!(
-                "app `{}`: only process `{}` is run (process types without requests are dropped)",
-                app.name, proc_.name
+                "app `{}`: process types without requests are not run: {}",
+                app.name,
+                others.join(", ")
             ));
         }
         if proc_.count == 0 {
@@ -307,7 +315,12 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
         n.speed_sigma_dedicated = 0.0;
         n.drift_sigma_shared = 0.0;
         n.drift_sigma_dedicated = 0.0;
-        n.contention = opts.contention;
+        if let Some(c) = opts.contention {
+            notes.push(format!(
+                "contention = {c:.4} per busy co-runner core, from the calibration file"
+            ));
+            n.contention = c;
+        }
     }
     // One shared instance of the host CPUs that takes every shared dyno.
     let shared_mb: u64 = cfg
@@ -582,7 +595,10 @@ pub fn describe(s: &Scaled) -> String {
     let mut lines = Vec::new();
     for app in &cfg.apps {
         let p = &app.processes[0];
-        let rate = app.workload.as_ref().map_or(0.0, |w| w.arrivals.mean_rate());
+        let rate = app
+            .workload
+            .as_ref()
+            .map_or(0.0, |w| w.arrivals.mean_rate());
         lines.push(format!(
             "{}/{}: {} x {} (concurrency {}, {} vCPU{}{}) at {:.2} req/s",
             app.name,
@@ -592,7 +608,9 @@ pub fn describe(s: &Scaled) -> String {
             p.concurrency,
             p.size.vcpus,
             if p.size.vcpus == 1 { "" } else { "s" },
-            p.cpu_quota.map(|q| format!(", quota {q}")).unwrap_or_default(),
+            p.cpu_quota
+                .map(|q| format!(", quota {q}"))
+                .unwrap_or_default(),
             rate,
         ));
     }

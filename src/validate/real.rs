@@ -34,6 +34,9 @@ pub struct RealOptions {
     pub cpu_period: Duration,
     /// Requests per dyno for the round-trip probe before the run.
     pub probes: usize,
+    /// The dynosim executable copied into every dyno (`None`: this program). Tests, whose
+    /// own executable is the test harness, name the `dynosim` binary.
+    pub program: Option<PathBuf>,
 }
 
 /// What one real dyno did.
@@ -133,11 +136,21 @@ pub struct RealRun {
 struct SlugDir(PathBuf);
 
 impl SlugDir {
-    fn create() -> Result<SlugDir, String> {
-        let dir = std::env::temp_dir().join(format!("dynosim-validate-{}", std::process::id()));
+    fn create(program: Option<&Path>) -> Result<SlugDir, String> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "dynosim-validate-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+        let me = match program {
+            Some(p) => p.to_path_buf(),
+            None => {
+                std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?
+            }
+        };
         std::fs::copy(&me, dir.join("dynosim"))
             .map_err(|e| format!("copying {} into the slug: {e}", me.display()))?;
         Ok(SlugDir(dir))
@@ -161,6 +174,16 @@ fn os(v: &[String]) -> Vec<OsString> {
     v.iter().map(OsString::from).collect()
 }
 
+/// Every real cgroup's CPU weight is multiplied by this factor. Ratios between the run's dynos
+/// and burners (what the model's weights say) are unchanged, but other cgroups of the host
+/// under the same parent (another program's dynos) weigh 1/64 as much each: they cannot take a
+/// noticeable share of the dynos' CPUs.
+pub const WEIGHT_BOOST: u64 = 64;
+
+fn boosted(shares: u64) -> u64 {
+    (shares * WEIGHT_BOOST).clamp(2, 262_144)
+}
+
 fn app_config(d: &RealDyno, slug: &Path, opts: &RealOptions, log: &Path) -> JailConfig {
     let mode = match opts.spin {
         SpinMode::Work => "work",
@@ -181,7 +204,7 @@ fn app_config(d: &RealDyno, slug: &Path, opts: &RealOptions, log: &Path) -> Jail
     );
     c.slug = Some(slug.to_path_buf());
     let mut limits = Limits::for_size(&d.size);
-    limits.cpu_shares = Some(d.shares);
+    limits.cpu_shares = Some(boosted(d.shares));
     limits.cpu_quota = d.quota;
     limits.cpu_period = opts.cpu_period;
     limits.cpuset = Some(cpuset(&d.cpus));
@@ -221,7 +244,7 @@ fn burner_config(b: &Burner, slug: &Path, t0: u64, end_ns: u64) -> JailConfig {
     );
     c.slug = Some(slug.to_path_buf());
     c.limits = Limits {
-        cpu_shares: Some(b.shares),
+        cpu_shares: Some(boosted(b.shares)),
         cpu_quota: b.quota,
         // A short period, so a fractional neighbour is close to a fluid one.
         cpu_period: Duration::from_millis(10),
@@ -306,7 +329,7 @@ fn raise_nofile() {
 /// Run the scaled scenario for real. `say` reports progress.
 pub fn run(s: &Scaled, opts: &RealOptions, mut say: impl FnMut(&str)) -> Result<RealRun, String> {
     raise_nofile();
-    let slug = SlugDir::create()?;
+    let slug = SlugDir::create(opts.program.as_deref())?;
     let duration_ns = s.config().duration.as_nanos();
     let mut dynos: Vec<Dyno> = Vec::new();
     let mut reports = Vec::new();

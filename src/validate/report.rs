@@ -400,13 +400,19 @@ fn process_result(
             }
         })
         .collect();
-    let mine: Vec<usize> = (0..s.dynos.len()).filter(|&i| s.dynos[i].app == a).collect();
+    let mine: Vec<usize> = (0..s.dynos.len())
+        .filter(|&i| s.dynos[i].app == a)
+        .collect();
     let cores: f64 = mine
         .iter()
         .map(|&i| f64::from(s.dynos[i].size.vcpus).min(s.dynos[i].cpus.len() as f64))
         .sum::<f64>()
         .max(1e-9);
-    let cpu_s: f64 = mine.iter().filter_map(|&i| real.dynos.get(i)).map(|d| d.cpu_s).sum();
+    let cpu_s: f64 = mine
+        .iter()
+        .filter_map(|&i| real.dynos.get(i))
+        .map(|d| d.cpu_s)
+        .sum();
     let throttled_s: f64 = mine
         .iter()
         .filter_map(|&i| real.dynos.get(i))
