@@ -29,11 +29,11 @@ impl Default for Tolerances {
 /// Completed latencies (ms) by request id, per (tier, size), read from one `requests.csv`.
 pub type Samples = BTreeMap<(String, String), BTreeMap<u64, f64>>;
 
-/// Read the `ok` requests of `requests.csv`; `tier_of(process)` gives (tier, size).
-pub fn read_requests(
-    path: &Path,
-    tier_of: &dyn Fn(&str, &str) -> Option<(String, String)>,
-) -> Result<Samples, String> {
+/// Maps (app, process) to (tier, size).
+pub type TierOf<'a> = &'a dyn Fn(&str, &str) -> Option<(String, String)>;
+
+/// Read the `ok` requests of `requests.csv`; `tier_of(app, process)` gives (tier, size).
+pub fn read_requests(path: &Path, tier_of: TierOf<'_>) -> Result<Samples, String> {
     let mut rd = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let headers = rd
         .headers()

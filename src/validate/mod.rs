@@ -157,12 +157,7 @@ pub fn validate(
     let real_opts = RealOptions {
         iters_per_s,
         spin: opts.spin,
-        drain: Duration::from_secs(5).min(
-            cfg.request_timeout
-                .as_nanos()
-                .try_into()
-                .map_or(Duration::from_secs(5), |ns: u64| Duration::from_nanos(ns)),
-        ),
+        drain: Duration::from_secs(5).min(Duration::from_nanos(cfg.request_timeout.as_nanos())),
         cpu_period: Duration::from_nanos(cfg.cpu.period.as_nanos()),
         probes: 200,
         program: opts.program.clone(),
