@@ -148,6 +148,7 @@ impl Drop for Slug {
 }
 
 fn slug() -> Result<Slug, String> {
+    super::real::sweep_stale_slugs("dynosim-calibrate-");
     let dir = std::env::temp_dir().join(format!("dynosim-calibrate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -153,7 +153,10 @@ pub fn run_validate(args: &ValidateArgs) -> ExitCode {
         },
         None => None,
     };
-    let _ = ctrlc::set_handler(|| super::real::STOP.store(true, Ordering::SeqCst));
+    let _ = ctrlc::set_handler(|| {
+        super::real::STOP.store(true, Ordering::SeqCst);
+        crate::run::INTERRUPTED.store(true, Ordering::SeqCst);
+    });
     let opts = ValidateOptions {
         out: args
             .out

@@ -197,7 +197,10 @@ pub fn validate(
             requests: true,
         },
     )
-    .map_err(|e| ValidateError::Real(format!("simulation: {e}")))?;
+    .map_err(|e| match e {
+        crate::run::RunError::Interrupted => ValidateError::Interrupted,
+        e => ValidateError::Real(format!("simulation: {e}")),
+    })?;
     let tier_of = |app: &str, process: &str| {
         scaled
             .config()

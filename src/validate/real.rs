@@ -137,6 +137,7 @@ struct SlugDir(PathBuf);
 
 impl SlugDir {
     fn create(program: Option<&Path>) -> Result<SlugDir, String> {
+        sweep_stale_slugs("dynosim-validate-");
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "dynosim-validate-{}-{}",
@@ -154,6 +155,30 @@ impl SlugDir {
         std::fs::copy(&me, dir.join("dynosim"))
             .map_err(|e| format!("copying {} into the slug: {e}", me.display()))?;
         Ok(SlugDir(dir))
+    }
+}
+
+/// Remove slug folders (`<prefix><pid>-...` in the temp folder) left by a process that was
+/// killed before it could clean up (SIGKILL): the dynos and cgroups are the keeper's job, the
+/// folder is ours.
+pub fn sweep_stale_slugs(prefix: &str) {
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        // SAFETY: kill(2) with signal 0 only checks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 
