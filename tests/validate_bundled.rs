@@ -1,0 +1,40 @@
+//! The bundled validation scenarios (scenarios/validation/) pass `dynosim validate` with the
+//! default tolerances (|p50 error| <= 10 %, |p99 error| <= 25 %), here shortened to 20 s each.
+//! Root and cgroups needed (skips with a reason otherwise; `DYNOSIM_REQUIRE_JAIL=1` makes a skip
+//! fail). About 90 s.
+
+mod jail_support;
+
+use std::process::Command;
+
+#[test]
+fn bundled_validation_scenarios_are_within_the_default_tolerances() {
+    require_jail!();
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut failed = Vec::new();
+    for name in [
+        "dedicated-mm1",
+        "shared-weights",
+        "shared-noisy",
+        "cpu-quota",
+    ] {
+        let r = Command::new(jail_support::bin())
+            .args([
+                "validate",
+                &format!("scenarios/validation/{name}.toml"),
+                "--duration",
+                "20s",
+                "--out",
+            ])
+            .arg(out.path().join(name))
+            .output()
+            .expect("run dynosim validate");
+        let stdout = String::from_utf8_lossy(&r.stdout);
+        eprintln!("== {name}\n{stdout}");
+        if r.status.code() != Some(0) {
+            eprintln!("{}", String::from_utf8_lossy(&r.stderr));
+            failed.push(format!("{name}: exit {:?}", r.status.code()));
+        }
+    }
+    assert!(failed.is_empty(), "out of tolerance or failed: {failed:?}");
+}
