@@ -179,6 +179,11 @@ pub fn validate(
     }
     let rtt = median(&real.probe_ns);
     set_network(&mut scaled, rtt);
+    say(&format!(
+        "request path round trip (median of {} probes): {:.3} ms, the simulation's network latency",
+        real.probe_ns.len(),
+        rtt.as_secs_f64() * 1e3
+    ));
     let base = opts.out.join("validation");
     std::fs::create_dir_all(&base).map_err(|e| OutputError {
         path: base.clone(),
