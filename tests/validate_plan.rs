@@ -162,3 +162,28 @@ cpu = "10ms"
     let e = scale(&s, &opts(10)).expect_err("refused");
     assert!(e.contains("separate scenarios"), "{e}");
 }
+
+/// `calibration = "..."` names a calibration file relative to the scenario's folder; `run`
+/// ignores it.
+#[test]
+fn scenario_names_its_calibration_file() {
+    let text = r#"
+duration = "1m"
+calibration = "machine/calibration.toml"
+[[app]]
+name = "a"
+[[app.process]]
+type = "web"
+size = "standard-1x"
+[app.workload]
+arrivals = { poisson = 1.0 }
+cpu = "10ms"
+"#;
+    let s = Scenario::parse(text, "c.toml", "c", Path::new("scenarios/validation")).expect("valid");
+    assert_eq!(
+        s.calibration.as_deref(),
+        Some(Path::new("scenarios/validation/machine/calibration.toml"))
+    );
+    let none = load("dedicated-mm1.toml");
+    assert!(none.calibration.is_none());
+}

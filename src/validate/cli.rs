@@ -74,7 +74,7 @@ pub struct ValidateArgs {
     /// Also require the KS distance on log latency to be at most this.
     #[arg(long, value_parser = fraction)]
     pub tol_ks: Option<f64>,
-    /// Calibration file written by `dynosim calibrate`.
+    /// Calibration file written by `dynosim calibrate` (default: the scenario's `calibration`).
     #[arg(long, value_name = "FILE")]
     pub calibration: Option<PathBuf>,
     /// How the app burns CPU.
@@ -143,7 +143,8 @@ pub fn run_validate(args: &ValidateArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let calibration = match &args.calibration {
+    // The flag wins over the scenario's `calibration` key.
+    let calibration = match args.calibration.as_ref().or(scenario.calibration.as_ref()) {
         Some(p) => match Calibration::load(p) {
             Ok(c) => Some(c),
             Err(e) => {
