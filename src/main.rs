@@ -5,6 +5,7 @@ use dynosim::model::Catalog;
 use dynosim::output::{catalog_csv, catalog_json, catalog_table};
 use dynosim::run::{INTERRUPTED, RunError, RunOptions, output_folder, run};
 use dynosim::scenario::{Scenario, ScenarioError};
+use dynosim::shard::Shard;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +25,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Simulate scenarios and write summary.csv, windows.csv, dynos.csv and manifest.json.
+    /// Simulate scenarios and write the CSVs, manifest.json and plots.
     Run {
         /// Scenario files (TOML).
         #[arg(required = true)]
@@ -47,6 +48,32 @@ enum Command {
         /// Also write requests.csv, one row per request (large).
         #[arg(long)]
         requests: bool,
+        /// Time every event and print events per kind, events/s and where the time went.
+        #[arg(long)]
+        profile: bool,
+        /// Run only shard K of N: the jobs whose global index is K mod N (K from 0 to N-1), into
+        /// <folder>.shard-K-of-N; combine the shards with `dynosim merge`. Without it, read from
+        /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX (Kubernetes). 0/1
+        /// runs everything whatever the environment says.
+        #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+        shard: Option<ShardArg>,
+        /// Number of shards when the index comes from JOB_COMPLETION_INDEX (Kubernetes Indexed
+        /// Job); default: DYNOSIM_SHARD_COUNT.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        shard_count: Option<u32>,
+    },
+    /// Combine the folders of a sharded run into what a single run writes (CSVs byte-identical),
+    /// and draw the plots.
+    Merge {
+        /// The shard folders (`<folder>.shard-K-of-N`), every shard exactly once.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// The merged output folder (replaced atomically).
+        #[arg(long, value_name = "DIR", required = true)]
+        out: PathBuf,
+        /// No summary line; only errors and warnings.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Parse and validate scenarios, and print the jobs they expand to.
     Check {
@@ -57,6 +84,11 @@ enum Command {
     Catalog {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// (Re)draw the plots of an output folder from its CSVs (PNG and SVG, into the folder).
+    Plot {
+        /// An output folder of `dynosim run` or `dynosim merge`.
+        dir: PathBuf,
     },
     /// Run a command as an isolated dyno (real executor; needs root). See docs/executor.md.
     Jail(dynosim::exec::cli::JailArgs),
@@ -91,17 +123,30 @@ fn main() -> ExitCode {
             threads,
             quiet,
             requests,
+            profile,
+            shard,
+            shard_count,
         } => {
             let scenarios = match load_all(&scenarios, seed, replications) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
+            let shard =
+                match Shard::resolve(shard.map(|s| s.0), shard_count, |k| std::env::var(k).ok()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
             let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
             let opts = RunOptions {
                 out,
                 threads: threads.map(usize::from),
                 progress: !quiet && std::io::stderr().is_terminal(),
                 requests,
+                profile,
+                shard,
             };
             if !quiet {
                 for s in &scenarios {
@@ -112,14 +157,24 @@ fn main() -> ExitCode {
             }
             match run(&scenarios, &opts) {
                 Ok(report) => {
+                    if profile {
+                        eprint!("{}", dynosim::run::profile_table(&report));
+                    }
+                    for w in &report.warnings {
+                        eprintln!("warning: {w}");
+                    }
                     if !quiet {
                         let folders: Vec<String> = report
                             .folders
                             .iter()
                             .map(|f| f.display().to_string())
                             .collect();
+                        let what = match shard {
+                            Some(s) => format!(", shard {s}"),
+                            None => format!(", plots {:.2} s", report.plot_seconds),
+                        };
                         eprintln!(
-                            "{} jobs, {} requests simulated ({} events) in {:.2} s on {} threads -> {}",
+                            "{} jobs, {} requests simulated ({} events) in {:.2} s on {} threads{what} -> {}",
                             report.jobs,
                             report.requests,
                             report.events,
@@ -169,12 +224,63 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Merge { shards, out, quiet } => {
+            match dynosim::output::merge::merge(&shards, &out) {
+                Ok(r) => {
+                    for w in &r.plots.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    if !quiet {
+                        eprintln!(
+                            "{} jobs from {} shard(s), plots {:.2} s -> {}",
+                            r.jobs,
+                            r.shards,
+                            r.plot_seconds,
+                            r.folder.display()
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e @ dynosim::output::merge::MergeError::Input(_)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Plot { dir } => match dynosim::output::plot::draw_all(&dir) {
+            Ok(report) => {
+                for w in &report.warnings {
+                    eprintln!("error: {w}");
+                }
+                if report.warnings.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Jail(args) => dynosim::exec::cli::run_cli(&args),
         Command::Validate(args) => dynosim::validate::cli::run_validate(&args),
         Command::Calibrate(args) => dynosim::validate::cli::run_calibrate(&args),
         Command::App(args) => dynosim::validate::cli::run_app(&args),
         Command::Burn(args) => dynosim::validate::cli::run_burn(&args),
     }
+}
+
+/// The value of `--shard`: a shard, or `None` for 0/1 (explicitly unsharded).
+#[derive(Clone)]
+struct ShardArg(Option<Shard>);
+
+fn parse_shard(text: &str) -> Result<ShardArg, String> {
+    Shard::parse(text).map(ShardArg)
 }
 
 /// Load every scenario; on the first bad one print its error and return exit code 2.

@@ -1,9 +1,14 @@
 //! Running scenarios: jobs in parallel with rayon, results written in job order, atomically.
 
 use crate::engine::{Control, SimTime};
-use crate::model::{JobResult, NoRequests, run_job};
-use crate::output::{JobRows, OutputError, RequestCsv, StagingDir, Tables, write_tiers};
+use crate::model::{JobResult, NoRequests, Profile, run_job, run_job_with};
+use crate::output::merge::write_tier_parts_file;
+use crate::output::plot::draw_all;
+use crate::output::{
+    JobRows, OutputError, RequestCsv, StagingDir, Tables, tier_parts, write_tier_parts,
+};
 use crate::scenario::{Job, Scenario};
+use crate::shard::Shard;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::json;
@@ -23,6 +28,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Write requests.csv.
     pub requests: bool,
+    /// Time every event and report where the time went.
+    pub profile: bool,
+    /// Run only this shard's jobs (cluster use); `None` runs them all.
+    pub shard: Option<Shard>,
 }
 
 /// What a run produced.
@@ -34,6 +43,14 @@ pub struct RunReport {
     pub events: u64,
     pub wall_seconds: f64,
     pub threads: usize,
+    /// Event counts and handler time per event kind, summed over jobs (with `profile`).
+    pub profile: Option<Profile>,
+    /// Seconds spent simulating, summed over jobs (CPU time of the jobs, roughly).
+    pub job_seconds: f64,
+    /// Wall time spent drawing plots (included in `wall_seconds`).
+    pub plot_seconds: f64,
+    /// Problems that did not stop the run (a plot that could not be drawn); the CSVs are written.
+    pub warnings: Vec<String>,
 }
 
 /// Why a run failed (after validation, which is the scenario module's job).
@@ -69,12 +86,22 @@ impl From<OutputError> for RunError {
 /// Set by the Ctrl-C handler; running jobs stop at their next progress check.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// The output folder of scenario `s` among `count` scenarios.
+/// The output folder of scenario `s` among `count` scenarios. A shard writes beside it, to
+/// `<folder>.shard-K-of-N`, so that shards sharing a file system never write the same folder and
+/// `dynosim merge <folder>.shard-* --out <folder>` puts the result where one run would.
 pub fn output_folder(opts: &RunOptions, s: &Scenario, count: usize) -> PathBuf {
-    match &opts.out {
+    let folder = match &opts.out {
         Some(out) if count == 1 => out.clone(),
         Some(out) => out.join(&s.name),
         None => Path::new("outputs").join(&s.name),
+    };
+    match (&opts.shard, folder.file_name()) {
+        (Some(shard), Some(name)) => {
+            let mut name = name.to_os_string();
+            name.push(format!(".{}", shard.suffix()));
+            folder.with_file_name(name)
+        }
+        _ => folder,
     }
 }
 
@@ -112,10 +139,14 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
             scenarios.len(),
         ))?);
     }
+    // Global job order across scenarios; a shard keeps the jobs whose global index is K mod N.
     let all: Vec<(usize, Job)> = scenarios
         .iter()
         .enumerate()
         .flat_map(|(i, s)| s.jobs().into_iter().map(move |j| (i, j)))
+        .enumerate()
+        .filter(|(g, _)| opts.shard.is_none_or(|sh| sh.runs(*g)))
+        .map(|(_, j)| j)
         .collect();
     let total_sim_ms: u64 = all
         .iter()
@@ -136,7 +167,7 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
     };
     let done_jobs = AtomicU64::new(0);
 
-    let results: Vec<Result<JobResult, RunError>> = pool.install(|| {
+    let results: Vec<Result<(JobResult, f64), RunError>> = pool.install(|| {
         all.par_iter()
             .map(|(si, job)| {
                 let s = &scenarios[*si];
@@ -154,13 +185,14 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
                         Control::Continue
                     }
                 };
+                let job_started = Instant::now();
                 let result = if opts.requests {
                     let mut obs = RequestCsv::create(staged[*si].path(), s, job)?;
-                    let r = run_job(cfg, job.seeds, &mut obs, progress);
+                    let r = run_job_with(cfg, job.seeds, &mut obs, progress, opts.profile);
                     obs.finish()?;
                     r.map_err(|e| RunError::Placement(e.message))?
                 } else {
-                    run_job(cfg, job.seeds, NoRequests, progress)
+                    run_job_with(cfg, job.seeds, NoRequests, progress, opts.profile)
                         .map_err(|e| RunError::Placement(e.message))?
                 };
                 if let Some(b) = &bar {
@@ -169,7 +201,7 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
                     let n = done_jobs.fetch_add(1, Ordering::Relaxed) + 1;
                     b.set_message(format!("{n}/{} jobs", all.len()));
                 }
-                Ok(result)
+                Ok((result, job_started.elapsed().as_secs_f64()))
             })
             .collect()
     });
@@ -187,13 +219,25 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
         events: 0,
         wall_seconds: 0.0,
         threads,
+        profile: None,
+        job_seconds: 0.0,
+        plot_seconds: 0.0,
+        warnings: Vec::new(),
     };
     let mut per_scenario: Vec<Vec<(Job, JobResult)>> =
         scenarios.iter().map(|_| Vec::new()).collect();
     for (si, job) in &all {
-        let r = results_iter.next().expect("one result per job")?;
+        let (r, seconds) = results_iter.next().expect("one result per job")?;
         report.requests += r.generated;
         report.events += r.events;
+        report.job_seconds += seconds;
+        if let Some(p) = &r.profile {
+            let total = report.profile.get_or_insert_with(Profile::default);
+            for k in 0..p.counts.len() {
+                total.counts[k] += p.counts[k];
+                total.nanos[k] += p.nanos[k];
+            }
+        }
         per_scenario[*si].push((*job, r));
     }
     for ((s, stage), jobs) in scenarios.iter().zip(staged).zip(per_scenario) {
@@ -206,12 +250,34 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
             })?;
         }
         tables.finish()?;
-        write_tiers(stage.path(), s, &jobs)?;
+        let parts: Vec<_> = jobs.iter().flat_map(|(j, r)| tier_parts(j, r)).collect();
+        write_tier_parts(stage.path(), &s.name, &parts)?;
         if opts.requests {
             let job_list: Vec<Job> = jobs.iter().map(|(j, _)| *j).collect();
             RequestCsv::join(stage.path(), s, &job_list)?;
         }
-        write_manifest(stage.path(), s, &jobs, opts, threads)?;
+        // A shard saves what tiers.csv pools, for `dynosim merge`; plots wait for the merge.
+        // Otherwise plots go into the staging folder, so they appear with the CSVs; a plot that
+        // fails is a warning, never a reason to lose the CSVs.
+        let mut plots = Vec::new();
+        if opts.shard.is_some() {
+            write_tier_parts_file(stage.path(), &parts)?;
+        } else {
+            let t = Instant::now();
+            match draw_all(stage.path()) {
+                Ok(p) => {
+                    plots = p.files;
+                    report
+                        .warnings
+                        .extend(p.warnings.into_iter().map(|w| format!("{}: {w}", s.name)));
+                }
+                Err(e) => report
+                    .warnings
+                    .push(format!("{}: no plots drawn: {e}", s.name)),
+            }
+            report.plot_seconds += t.elapsed().as_secs_f64();
+        }
+        write_manifest(stage.path(), s, &jobs, opts, threads, &plots)?;
         report.folders.push(stage.commit()?);
     }
     report.wall_seconds = started.elapsed().as_secs_f64();
@@ -224,6 +290,7 @@ fn write_manifest(
     jobs: &[(Job, JobResult)],
     opts: &RunOptions,
     threads: usize,
+    plots: &[String],
 ) -> Result<(), OutputError> {
     let manifest = json!({
         "dynosim_version": env!("CARGO_PKG_VERSION"),
@@ -244,6 +311,9 @@ fn write_manifest(
             "requests_generated": r.generated,
         })).collect::<Vec<_>>(),
         "options": { "requests": opts.requests, "threads": threads },
+        "jobs_total": s.jobs().len(),
+        "shard": opts.shard.map(|sh| json!({"index": sh.index, "count": sh.count})),
+        "plots": plots,
         "warnings": s.warnings,
         "written_at_unix_s": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
     });
@@ -254,4 +324,51 @@ fn write_manifest(
         what: "cannot write".into(),
         source: e,
     })
+}
+
+/// The `--profile` report: events per kind, their share of the handler time, and the engine's
+/// own share (queue operations), as text for the terminal.
+pub fn profile_table(report: &RunReport) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let Some(p) = &report.profile else { return o };
+    let handler_ns: u64 = p.nanos.iter().sum();
+    let events: u64 = p.counts.iter().sum();
+    let job_ns = report.job_seconds * 1e9;
+    let _ = writeln!(
+        o,
+        "profile: {} events in {:.2} s of job time: {:.2} M events/s, {:.2} M requests/s per core",
+        events,
+        report.job_seconds,
+        events as f64 / report.job_seconds.max(1e-9) * 1e-6,
+        report.requests as f64 / report.job_seconds.max(1e-9) * 1e-6
+    );
+    let _ = writeln!(
+        o,
+        "  {:<16} {:>14} {:>8} {:>10} {:>9}",
+        "event", "count", "share", "time_s", "ns/event"
+    );
+    let mut rows: Vec<usize> = (0..p.counts.len()).filter(|&k| p.counts[k] > 0).collect();
+    rows.sort_by_key(|&k| std::cmp::Reverse(p.nanos[k]));
+    for k in rows {
+        let _ = writeln!(
+            o,
+            "  {:<16} {:>14} {:>7.1}% {:>10.3} {:>9.0}",
+            crate::model::EVENT_KINDS[k],
+            p.counts[k],
+            100.0 * p.nanos[k] as f64 / job_ns.max(1.0),
+            p.nanos[k] as f64 * 1e-9,
+            p.nanos[k] as f64 / p.counts[k] as f64
+        );
+    }
+    let engine_ns = (job_ns - handler_ns as f64).max(0.0);
+    let _ = writeln!(
+        o,
+        "  {:<16} {:>14} {:>7.1}% {:>10.3}   (event queue, clock, results; includes timer overhead)",
+        "engine+other",
+        "",
+        100.0 * engine_ns / job_ns.max(1.0),
+        engine_ns * 1e-9
+    );
+    o
 }

@@ -480,3 +480,93 @@ fn the_bundled_private_space_scenario_shows_the_network_difference() {
         "space {space} vs common runtime {common}"
     );
 }
+
+#[test]
+fn a_caller_waits_for_the_whole_round_trip_of_its_calls() {
+    let text = r#"
+seed = 2
+duration = "20m"
+noise = "off"
+[network]
+latency = "0ms"
+egress_router = "10ms"
+[[app]]
+name = "front"
+[[app.process]]
+type = "web"
+size = "performance-m"
+concurrency = 50
+[app.workload]
+arrivals = { poisson = 5.0 }
+cpu = "0ms"
+[[app.workload.calls]]
+app = "back"
+cpu = "2ms"
+count = 2
+[[app]]
+name = "back"
+[[app.process]]
+type = "web"
+size = "performance-l"
+concurrency = 50
+"#;
+    let reqs = records(text);
+    let parents: Vec<_> = reqs.iter().filter(|r| r.app == 0).collect();
+    // Two sequential calls, each a 10 ms round trip plus 2 ms of work.
+    for p in &parents {
+        let split = p.split.expect("completed");
+        assert_eq!(p.latency_ns, 24_000_000, "{p:?}");
+        assert_eq!(split.downstream_ns, 24_000_000);
+    }
+    // Every call names a parent that exists, and each parent made exactly two.
+    let mut made = std::collections::HashMap::new();
+    for c in reqs.iter().filter(|r| r.app == 1) {
+        *made
+            .entry(c.parent.expect("a call has a parent"))
+            .or_insert(0) += 1;
+    }
+    let ids: std::collections::HashSet<u64> = parents.iter().map(|p| p.id).collect();
+    assert!(made.keys().all(|id| ids.contains(id)));
+    assert!(made.values().all(|&n| n == 2));
+}
+
+#[test]
+fn fir_spaces_have_no_service_discovery() {
+    let text = r#"
+duration = "1m"
+[[space]]
+name = "next"
+kind = "fir"
+region = "tokyo"
+[[app]]
+name = "svc"
+space = "next"
+[[app.process]]
+type = "web"
+size = "dyno-1c-0.5gb"
+[[app.process]]
+type = "worker"
+size = "dyno-1c-0.5gb"
+[app.workload]
+arrivals = { poisson = 1.0 }
+cpu = "1ms"
+[[app.workload.calls]]
+process = "worker"
+cpu = "1ms"
+"#;
+    let e = parse_err(text);
+    assert!(e.message.contains("no DNS service discovery"), "{e}");
+    // Its web process is reachable through the space's router (here, from another app).
+    let ok = text.replace(
+        "[[app.workload.calls]]\nprocess = \"worker\"",
+        "[[app.workload.calls]]\napp = \"edge\"",
+    ) + "[[app]]\nname = \"edge\"\nspace = \"next\"\n[[app.process]]\ntype = \"web\"\nsize = \"dyno-1c-0.5gb\"\n";
+    let s = scenario(&ok);
+    let r = &run_all(&s)[0];
+    assert!(
+        r.processes
+            .iter()
+            .find(|p| p.app == "edge")
+            .is_some_and(|p| p.requests > 30)
+    );
+}

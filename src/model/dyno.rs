@@ -159,6 +159,8 @@ pub(crate) struct Dyno {
     last_update: SimTime,
     /// Incremented on every reschedule; completion events carry it to detect staleness.
     pub epoch: u32,
+    /// When the pending completion event fires (`SimTime::MAX` if none).
+    pub cpu_next: SimTime,
     pub cfs: Option<Cfs>,
     // Counters.
     /// CPU time received (core-ns), what `cpuacct.usage` would show.
@@ -210,6 +212,7 @@ impl Dyno {
             alloc: 0.0,
             last_update: now,
             epoch: 0,
+            cpu_next: SimTime::MAX,
             cfs: None,
             cpu_ns: 0.0,
         }
@@ -297,19 +300,20 @@ impl Dyno {
 
     /// Forget every request in the CPU phase (the dyno died); stale completions are ignored.
     pub fn clear_running(&mut self) {
-        self.running.clear();
-        self.backlog.clear();
+        // Free the memory, not just the contents: dead incarnations pile up over long runs.
+        self.running = BinaryHeap::new();
+        self.backlog = VecDeque::new();
         self.busy_slots = 0;
         self.in_flight = 0;
         self.rate = 0.0;
         self.alloc = 0.0;
         self.epoch = self.epoch.wrapping_add(1);
+        self.cpu_next = SimTime::MAX;
     }
 
-    /// Time of the next CPU completion at the current rate; bumps `epoch`.
+    /// Time of the next CPU completion at the current rate, if any request is running.
     #[inline]
-    pub fn next_completion(&mut self, now: SimTime) -> Option<SimTime> {
-        self.epoch = self.epoch.wrapping_add(1);
+    pub fn completion_time(&self, now: SimTime) -> Option<SimTime> {
         let Reverse((tag, _)) = *self.running.peek()?;
         if self.rate <= 0.0 {
             return None;
@@ -318,5 +322,19 @@ impl Dyno {
         // Round up to whole nanoseconds, but not for float noise just above an integer.
         let dt = (remaining / self.rate - 1e-6).ceil().max(0.0);
         Some(now + SimDuration::from_nanos(dt as u64))
+    }
+
+    /// Whether a completion event must be scheduled for `at`: only if no earlier one is pending.
+    /// A pending event that fires before anything is done just reschedules, so the heap gets
+    /// one entry per speed-up instead of one per change. Bumps `epoch` when it says yes.
+    #[inline]
+    pub fn claim_completion(&mut self, at: SimTime) -> bool {
+        if at < self.cpu_next {
+            self.epoch = self.epoch.wrapping_add(1);
+            self.cpu_next = at;
+            true
+        } else {
+            false
+        }
     }
 }

@@ -237,6 +237,8 @@ pub(crate) struct WindowAcc {
     sum_ns: f64,
     max_ns: u64,
     hist: Option<Histogram<u32>>,
+    /// p50, p90, p99 in ms once the window is closed and its histogram dropped.
+    closed: Option<[f64; 3]>,
 }
 
 impl WindowAcc {
@@ -245,17 +247,37 @@ impl WindowAcc {
         self.completed += 1;
         self.sum_ns += latency_ns as f64;
         self.max_ns = self.max_ns.max(latency_ns);
+        if self.closed.is_some() {
+            // A very late outcome: counted, but the quantiles are already fixed.
+            return;
+        }
         let h = self.hist.get_or_insert_with(|| {
             Histogram::new(2).expect("2 significant digits is a valid precision")
         });
         record(h, latency_ns);
     }
 
-    pub fn row(&self, app: usize, process: usize, start_s: f64, in_flight: u64) -> WindowRow {
+    fn quantiles(&self) -> [f64; 3] {
+        if let Some(q) = self.closed {
+            return q;
+        }
         let q = |p: f64| match &self.hist {
             Some(h) if self.completed > 0 => h.value_at_quantile(p).min(self.max_ns) as f64 * 1e-6,
             _ => f64::NAN,
         };
+        [q(0.5), q(0.9), q(0.99)]
+    }
+
+    /// Fix the quantiles and free the histogram: memory stays flat however long the run.
+    pub fn close(&mut self) {
+        if self.closed.is_none() {
+            self.closed = Some(self.quantiles());
+            self.hist = None;
+        }
+    }
+
+    pub fn row(&self, app: usize, process: usize, start_s: f64, in_flight: u64) -> WindowRow {
+        let [p50_ms, p90_ms, p99_ms] = self.quantiles();
         WindowRow {
             app,
             process,
@@ -269,9 +291,9 @@ impl WindowAcc {
             } else {
                 f64::NAN
             },
-            p50_ms: q(0.5),
-            p90_ms: q(0.9),
-            p99_ms: q(0.99),
+            p50_ms,
+            p90_ms,
+            p99_ms,
         }
     }
 }
@@ -442,6 +464,8 @@ pub struct JobResult {
     pub windows: Vec<WindowRow>,
     pub instances: Vec<InstanceResult>,
     pub lifecycle: Vec<LifecycleEvent>,
+    /// Time per event kind, with `--profile`.
+    pub profile: Option<super::platform::Profile>,
     /// Events handled by the engine.
     pub events: u64,
     /// Requests generated (including warmup).

@@ -27,7 +27,10 @@ pub use placement::{
     Instance, InstanceType, Placement, PlacementError, PlacementPolicy, PlacementSpec,
     SharedPoolSpec, place,
 };
-pub use platform::{NoRequests, Platform, RequestObserver, placement_stream, run_job};
+pub use platform::{
+    EVENT_KINDS, NoRequests, Platform, Profile, RequestObserver, placement_stream, run_job,
+    run_job_with,
+};
 
 use crate::engine::SimDuration;
 

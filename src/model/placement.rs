@@ -4,7 +4,7 @@
 //! underlying compute instance with other dynos"; Performance, Private, Shield and Fir dynos
 //! "don't share their underlying compute instance". So shared-tier dynos go to a region's shared
 //! pool, among other tenants' dynos, and every dedicated-tier dyno gets an instance of its own.
-//! Spaces (a later model) will add per-space pools; `PoolKey` is the seam.
+//! Apps in a Private, Shield or Fir space run on that space's own dedicated instances.
 
 use super::AppSpec;
 use crate::engine::RngStream;

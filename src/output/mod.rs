@@ -2,10 +2,12 @@
 //! previous results only once everything is written.
 
 mod atomic;
+pub mod merge;
+pub mod plot;
 mod tables;
 
 pub use atomic::{OutputError, StagingDir};
 pub use tables::{
-    JobRows, RequestCsv, Tables, catalog_csv, catalog_json, catalog_table, fmt_f64, write_atomic,
-    write_tiers,
+    JobRows, RequestCsv, Tables, TierPart, catalog_csv, catalog_json, catalog_table, fmt_f64,
+    tier_parts, write_atomic, write_tier_parts, write_tiers,
 };

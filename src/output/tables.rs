@@ -476,6 +476,55 @@ impl Tables {
     }
 }
 
+/// One process type of one job, as tiers.csv pools it. tiers.csv is computed from these parts
+/// rather than from whole job results so that shards can save their parts and `dynosim merge` can
+/// pool them exactly as a single run does (same histograms, same window values, same order).
+#[derive(Debug, Clone)]
+pub struct TierPart {
+    /// Job index within the scenario (parts are pooled in job order).
+    pub job: usize,
+    pub point: usize,
+    pub replication: u32,
+    pub tier: crate::model::Tier,
+    pub size: String,
+    pub requests: u64,
+    pub completed: u64,
+    pub errors: u64,
+    /// Latency histogram of the completed requests (ns).
+    pub histogram: hdrhistogram::Histogram<u64>,
+    /// p50 and p99 of the job's windows of this process that completed requests, in time order.
+    pub window_p50_ms: Vec<f64>,
+    pub window_p99_ms: Vec<f64>,
+}
+
+/// The parts one job contributes to tiers.csv, in process order.
+pub fn tier_parts(job: &Job, r: &JobResult) -> Vec<TierPart> {
+    r.processes
+        .iter()
+        .map(|p| {
+            let wins = r
+                .windows
+                .iter()
+                .filter(|w| w.app == p.app_index && w.process == p.process_index)
+                .filter(|w| w.completed > 0);
+            let (p50, p99) = wins.map(|w| (w.p50_ms, w.p99_ms)).unzip();
+            TierPart {
+                job: job.index,
+                point: job.point,
+                replication: job.replication,
+                tier: p.tier,
+                size: p.size.clone(),
+                requests: p.requests,
+                completed: p.completed,
+                errors: p.errors,
+                histogram: p.histogram.0.clone(),
+                window_p50_ms: p50,
+                window_p99_ms: p99,
+            }
+        })
+        .collect()
+}
+
 /// tiers.csv: per sweep point x tier x size, pooled over replications and processes: latency
 /// quantiles from the merged histograms, and the mean and coefficient of variation of the
 /// per-window p50 and p99 across all windows of all replications.
@@ -483,6 +532,16 @@ pub fn write_tiers(
     dir: &Path,
     scenario: &Scenario,
     jobs: &[(Job, JobResult)],
+) -> Result<(), OutputError> {
+    let parts: Vec<TierPart> = jobs.iter().flat_map(|(j, r)| tier_parts(j, r)).collect();
+    write_tier_parts(dir, &scenario.name, &parts)
+}
+
+/// tiers.csv from parts given in job order (see [`write_tiers`]).
+pub fn write_tier_parts(
+    dir: &Path,
+    scenario_name: &str,
+    parts: &[TierPart],
 ) -> Result<(), OutputError> {
     use std::collections::BTreeMap;
     let (mut w, path) = open(dir, "tiers.csv")?;
@@ -499,41 +558,31 @@ pub fn write_tiers(
     }
     // Keyed by (point, tier, size) so rows come out in a stable order.
     let mut groups: BTreeMap<(usize, crate::model::Tier, String), Acc> = BTreeMap::new();
-    for (job, r) in jobs {
-        for p in &r.processes {
-            let acc = groups
-                .entry((job.point, p.tier, p.size.clone()))
-                .or_insert_with(|| Acc {
-                    reps: Default::default(),
-                    requests: 0,
-                    completed: 0,
-                    errors: 0,
-                    hist: None,
-                    p50: Vec::new(),
-                    p99: Vec::new(),
-                });
-            acc.reps.insert(job.replication);
-            acc.requests += p.requests;
-            acc.completed += p.completed;
-            acc.errors += p.errors;
-            match &mut acc.hist {
-                Some(h) => {
-                    // Same precision and auto-resize on both sides, so adding cannot fail.
-                    let _ = h.add(&p.histogram.0);
-                }
-                None => acc.hist = Some(p.histogram.0.clone()),
+    for p in parts {
+        let acc = groups
+            .entry((p.point, p.tier, p.size.clone()))
+            .or_insert_with(|| Acc {
+                reps: Default::default(),
+                requests: 0,
+                completed: 0,
+                errors: 0,
+                hist: None,
+                p50: Vec::new(),
+                p99: Vec::new(),
+            });
+        acc.reps.insert(p.replication);
+        acc.requests += p.requests;
+        acc.completed += p.completed;
+        acc.errors += p.errors;
+        match &mut acc.hist {
+            Some(h) => {
+                // Same precision and auto-resize on both sides, so adding cannot fail.
+                let _ = h.add(&p.histogram);
             }
-            for win in r
-                .windows
-                .iter()
-                .filter(|w| w.app == p.app_index && w.process == p.process_index)
-            {
-                if win.completed > 0 {
-                    acc.p50.push(win.p50_ms);
-                    acc.p99.push(win.p99_ms);
-                }
-            }
+            None => acc.hist = Some(p.histogram.clone()),
         }
+        acc.p50.extend_from_slice(&p.window_p50_ms);
+        acc.p99.extend_from_slice(&p.window_p99_ms);
     }
     let mean = |v: &[f64]| {
         if v.is_empty() {
@@ -548,7 +597,7 @@ pub fn write_tiers(
             _ => f64::NAN,
         };
         w.write_record([
-            scenario.name.clone(),
+            scenario_name.to_string(),
             point.to_string(),
             tier.to_string(),
             size.clone(),

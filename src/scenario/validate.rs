@@ -1512,11 +1512,12 @@ fn build_network(
     };
     let n = raw;
     Ok(NetworkSpec {
-        client_router: link(
-            "client_router",
-            n.and_then(|n| n.client_router.as_ref()),
-            Dist::Constant(0.0),
-        )?,
+        // `latency` covers the platform's links; the client's own link is separate (0 unless
+        // given), so `latency = "2ms"` means 2 ms per hop inside the platform.
+        client_router: match n.and_then(|n| n.client_router.as_ref()) {
+            Some(v) => ctx.dist(&p.key("client_router"), v)?,
+            None => Dist::Constant(0.0),
+        },
         router_dyno: link(
             "router_dyno",
             n.and_then(|n| n.router_dyno.as_ref()),
@@ -1674,8 +1675,24 @@ fn build_calls(
             Some(s) => format!("space `{}`", ctx_space_name(raw, s)),
             None => "the Common Runtime".to_string(),
         };
-        let route = if caller.space.is_some() && caller.space == callee.space {
+        let same_space = caller.space.is_some() && caller.space == callee.space;
+        let fir = callee
+            .space
+            .is_some_and(|s| raw.space.get(s).is_some_and(|sp| sp.kind == "fir"));
+        let route = if same_space && !fir {
             CallRoute::Space
+        } else if same_space && pname != "web" {
+            // "DNS service discovery is unavailable in Fir spaces" (heroku-dynos.md section 8).
+            return Err(ctx.err(
+                &p,
+                format!(
+                    "forbidden call from `{}/{}` to `{}/{pname}` in Fir space `{}`: Fir spaces have no DNS service discovery, so only web processes are reachable, through the space's router",
+                    caller.name,
+                    caller.processes[caller_proc].name,
+                    callee.name,
+                    ctx_space_name(raw, callee.space.unwrap_or(0))
+                ),
+            ));
         } else if pname == "web" {
             CallRoute::PublicRouter
         } else {

@@ -9,6 +9,7 @@
 //! - [`real`]: the real run (dynos, burners, generator, steal) and its teardown;
 //! - [`report`]: the real run written in the simulator's CSV schema;
 //! - [`compare`]: quantiles, errors, KS distance, CDF points;
+//! - [`cdfplot`]: the CDF overlay figure per tier and size;
 //! - [`calibrate`]: `dynosim calibrate` and the calibration file;
 //! - [`cli`]: the subcommands' arguments.
 
@@ -16,6 +17,7 @@
 
 pub mod app;
 pub mod calibrate;
+pub mod cdfplot;
 pub mod cli;
 pub mod compare;
 pub mod loadgen;
@@ -200,6 +202,7 @@ pub fn validate(
             threads: Some(1),
             progress: false,
             requests: true,
+            ..RunOptions::default()
         },
     )
     .map_err(|e| match e {
@@ -235,6 +238,45 @@ pub fn validate(
         &sim_s,
     )?;
     write_steal(&base.join("steal.csv"), &real)?;
+    // Figures: a CDF overlay per tier and size, and the usual plots of the real run (the
+    // simulation's folder has its own). A figure that cannot be drawn is a warning.
+    for r in &rows {
+        let key = (r.tier.clone(), r.size.clone());
+        let sorted = |m: &compare::Samples| {
+            let mut v: Vec<f64> = m
+                .get(&key)
+                .map(|x| x.values().copied().collect())
+                .unwrap_or_default();
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        let (rv, sv) = (sorted(&real_s), sorted(&sim_s));
+        let title = format!(
+            "{}: {} {} (p50 {:+.1}%, p99 {:+.1}%)",
+            scaled.scenario.name,
+            r.tier,
+            r.size,
+            r.error(0) * 100.0,
+            r.error(2) * 100.0
+        );
+        let file = base.join(format!("cdf_{}_{}", r.tier, r.size));
+        let drawn = std::panic::catch_unwind(|| cdfplot::write(&file, &title, &rv, &sv))
+            .unwrap_or_else(|_| Err("the plotting library panicked".into()));
+        if let Err(e) = drawn {
+            say(&format!(
+                "warning: CDF plot for {} {} not drawn: {e}",
+                r.tier, r.size
+            ));
+        }
+    }
+    match crate::output::plot::draw_all(&base.join("real")) {
+        Ok(rep) => {
+            for w in rep.warnings {
+                say(&format!("warning: real run: {w}"));
+            }
+        }
+        Err(e) => say(&format!("warning: real run: plots not drawn: {e}")),
+    }
     let pass = !rows.is_empty() && rows.iter().all(|r| r.pass);
     Ok(Verdict {
         rows,

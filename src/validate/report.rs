@@ -267,6 +267,7 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
         windows,
         instances,
         lifecycle,
+        profile: None,
         events: 0,
         generated: s.plan.len() as u64,
         interrupted: real.interrupted,

@@ -41,16 +41,17 @@ impl<O: RequestObserver> Platform<O> {
                 host.speed_for(x)
             };
             let changed = dyno.set_allocation(x, speed);
-            if changed || touched == Some(d) {
-                if let Some(at) = dyno.next_completion(now) {
-                    sched.at(
-                        at,
-                        Event::CpuDone {
-                            dyno: d,
-                            epoch: dyno.epoch,
-                        },
-                    );
-                }
+            if (changed || touched == Some(d))
+                && let Some(at) = dyno.completion_time(now)
+                && dyno.claim_completion(at)
+            {
+                sched.at(
+                    at,
+                    Event::CpuDone {
+                        dyno: d,
+                        epoch: dyno.epoch,
+                    },
+                );
             }
             if let Some(c) = &mut dyno.cfs {
                 c.epoch = c.epoch.wrapping_add(1);

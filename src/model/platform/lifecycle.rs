@@ -133,6 +133,7 @@ impl<O: RequestObserver> Platform<O> {
         self.check_memory(d, sched);
         self.rolling_progress(p, self.slot_of(d), sched);
         self.release_held(p, sched);
+        self.drain_backlogs(p, sched);
     }
 
     fn sleeps(&self, p: usize) -> bool {
@@ -226,9 +227,9 @@ impl<O: RequestObserver> Platform<O> {
         st.bytes_lost += bytes;
         st.cpu_ns += dy.cpu_ns;
         st.throttled_ns += dy.cfs.as_ref().map_or(0, |c| c.throttled_until(now));
-        dy.files.clear();
+        dy.files = std::collections::HashMap::new();
         dy.fs_bytes = 0;
-        dy.cache.clear();
+        dy.cache = Vec::new();
         dy.clear_running();
         dy.mem_epoch = dy.mem_epoch.wrapping_add(1);
         self.procs[p].up.retain(|&x| x != d);

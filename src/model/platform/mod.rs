@@ -56,6 +56,8 @@ pub enum Event {
     WaitDone { req: u32, generation: u32 },
     /// A request's first-byte deadline (H12) passes.
     Deadline { req: u32, generation: u32 },
+    /// A call's answer reaches its caller.
+    CallReturn { parent: u32, generation: u32 },
     /// The router gives up holding a request for a booting dyno (H20).
     HoldTimeout { req: u32, generation: u32 },
     /// A request still waits in a router's backlog when its deadline passes (H12).
@@ -143,9 +145,14 @@ struct Request {
     call_rep: u16,
     pending: u16,
     child_failed: bool,
-    /// The request that made this call, and its generation (`u32::MAX`: an external request).
+    /// The request that made this call, its generation and id (`u32::MAX`: an external request).
     parent: u32,
     parent_generation: u32,
+    parent_id: u64,
+    /// The 30 s window counts from here: arrival at the router, or the end of a hold for a
+    /// booting dyno.
+    deadline_from: SimTime,
+    held_once: bool,
     // Filesystem and cache draws, made at arrival so streams stay aligned.
     client: u32,
     reads: bool,
@@ -253,6 +260,8 @@ struct ProcessRuntime {
     errors: [u64; 8],
     latency: LatencyStats,
     windows: Vec<WindowAcc>,
+    /// Windows before this index are closed.
+    open_window: usize,
     lifecycle_rng: RngStream,
     cap: f64,
     swap_slowdown: f64,
@@ -320,6 +329,7 @@ pub struct Platform<O: RequestObserver> {
     next_id: u64,
     done: Vec<u32>,
     events: Vec<LifecycleEvent>,
+    profile: Option<Box<Profile>>,
     observer: O,
 }
 
@@ -374,6 +384,7 @@ impl<O: RequestObserver> Platform<O> {
                     errors: [0; 8],
                     latency: LatencyStats::new(),
                     windows: vec![WindowAcc::default(); windows],
+                    open_window: 0,
                     lifecycle_rng: stream(&format!("lifecycle/{}", spec.name)),
                     cap,
                     swap_slowdown: spec.lifecycle.memory.swap_slowdown.max(1.0),
@@ -462,6 +473,7 @@ impl<O: RequestObserver> Platform<O> {
             next_id: 0,
             done: Vec::new(),
             events: Vec::new(),
+            profile: None,
             observer,
         })
     }
@@ -600,6 +612,91 @@ impl<O: RequestObserver> Model for Platform<O> {
 
     #[inline]
     fn handle(&mut self, event: Event, sched: &mut Scheduler<Event>) {
+        if self.profile.is_some() {
+            return self.handle_profiled(event, sched);
+        }
+        self.dispatch_event(event, sched)
+    }
+}
+
+/// Names of the event kinds, in [`Event::kind`] order (for `--profile`).
+pub const EVENT_KINDS: [&str; 23] = [
+    "arrival",
+    "at_dyno",
+    "cpu_done",
+    "wait_done",
+    "deadline",
+    "call_return",
+    "hold_timeout",
+    "backlog_timeout",
+    "neighbours",
+    "drift",
+    "cfs",
+    "start",
+    "boot_done",
+    "cycle",
+    "crash",
+    "scheduled_crash",
+    "sigterm",
+    "kill",
+    "deploy",
+    "idle_check",
+    "memory",
+    "-",
+    "-",
+];
+
+impl Event {
+    /// Index of the event's kind in [`EVENT_KINDS`].
+    pub fn kind(&self) -> usize {
+        match self {
+            Event::Arrival(_) => 0,
+            Event::AtDyno { .. } => 1,
+            Event::CpuDone { .. } => 2,
+            Event::WaitDone { .. } => 3,
+            Event::Deadline { .. } => 4,
+            Event::CallReturn { .. } => 5,
+            Event::HoldTimeout { .. } => 6,
+            Event::BacklogTimeout { .. } => 7,
+            Event::Neighbours(_) => 8,
+            Event::Drift(_) => 9,
+            Event::Cfs { .. } => 10,
+            Event::Start(_) => 11,
+            Event::BootDone(_) => 12,
+            Event::Cycle(_) => 13,
+            Event::Crash(_) => 14,
+            Event::ScheduledCrash(_) => 15,
+            Event::Sigterm(_) => 16,
+            Event::Kill(_) => 17,
+            Event::Deploy { .. } => 18,
+            Event::IdleCheck(_) => 19,
+            Event::Memory { .. } => 20,
+        }
+    }
+}
+
+/// Where a run's time went, per event kind (`--profile`). Reading the wall clock here does not
+/// touch the simulation: results are the same with and without profiling.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    pub counts: [u64; 23],
+    pub nanos: [u64; 23],
+}
+
+impl<O: RequestObserver> Platform<O> {
+    fn handle_profiled(&mut self, event: Event, sched: &mut Scheduler<Event>) {
+        let kind = event.kind();
+        let t = std::time::Instant::now();
+        self.dispatch_event(event, sched);
+        let ns = t.elapsed().as_nanos() as u64;
+        if let Some(p) = self.profile.as_mut() {
+            p.counts[kind] += 1;
+            p.nanos[kind] += ns;
+        }
+    }
+
+    #[inline]
+    fn dispatch_event(&mut self, event: Event, sched: &mut Scheduler<Event>) {
         match event {
             Event::Arrival(a) => self.on_arrival(a as usize, sched),
             Event::AtDyno { req, generation } => self.on_at_dyno(req, generation, sched),
@@ -610,6 +707,9 @@ impl<O: RequestObserver> Model for Platform<O> {
                 }
             }
             Event::Deadline { req, generation } => self.on_deadline(req, generation, sched),
+            Event::CallReturn { parent, generation } => {
+                self.on_call_done(parent, generation, true, sched)
+            }
             Event::HoldTimeout { req, generation } => self.on_hold_timeout(req, generation, sched),
             Event::BacklogTimeout { req, generation } => {
                 self.on_backlog_timeout(req, generation, sched)
@@ -639,15 +739,33 @@ pub fn run_job<O: RequestObserver>(
     observer: O,
     progress: impl FnMut(SimTime, u64) -> Control,
 ) -> Result<super::JobResult, PlacementError> {
+    run_job_with(cfg, seeds, observer, progress, false)
+}
+
+/// As [`run_job`]; with `profile`, time every event and report it in `JobResult::profile`.
+pub fn run_job_with<O: RequestObserver>(
+    cfg: &SimConfig,
+    seeds: SeedTree,
+    observer: O,
+    progress: impl FnMut(SimTime, u64) -> Control,
+    profile: bool,
+) -> Result<super::JobResult, PlacementError> {
     let end = SimTime::ZERO + cfg.duration;
-    let mut sim = Simulation::new(Platform::new(cfg.clone(), seeds, observer)?);
+    let mut platform = Platform::new(cfg.clone(), seeds, observer)?;
+    if profile {
+        platform.profile = Some(Box::default());
+    }
+    let mut sim = Simulation::new(platform);
     {
         let (model, sched) = sim.parts();
         model.start(sched);
     }
     let outcome = sim.run_until_with(end, 1 << 16, progress);
     let events = sim.events();
-    Ok(sim.model.results(end, events, outcome.interrupted))
+    let profile = sim.model.profile.take().map(|p| *p);
+    let mut result = sim.model.results(end, events, outcome.interrupted);
+    result.profile = profile;
+    Ok(result)
 }
 
 /// The stream the random placement policy draws from (separate from every other component).

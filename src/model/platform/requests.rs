@@ -63,6 +63,24 @@ impl<O: RequestObserver> Platform<O> {
         r.generation == generation && r.phase != Phase::Free
     }
 
+    /// Close the time windows of process `p` that no outcome can reach any more in practice:
+    /// a request is decided by its deadline after at most the router hold and backlog wait plus
+    /// the timeout; ten minutes more covers calls. Outcomes later still are counted but leave
+    /// the window's quantiles as they were (docs/csv.md).
+    fn close_windows(&mut self, p: usize, now: SimTime) {
+        let window = self.cfg.window.as_nanos();
+        let lag = self.cfg.lifecycle.router_hold.as_nanos()
+            + 2 * self.cfg.request_timeout.as_nanos()
+            + 600_000_000_000;
+        let proc_ = &mut self.procs[p];
+        while proc_.open_window < proc_.windows.len()
+            && (proc_.open_window as u64 + 1) * window + lag < now.as_nanos()
+        {
+            proc_.windows[proc_.open_window].close();
+            proc_.open_window += 1;
+        }
+    }
+
     /// A new request to global process `p`, counted if it arrives after the warmup.
     #[allow(clippy::too_many_arguments)]
     fn new_request(
@@ -79,6 +97,7 @@ impl<O: RequestObserver> Platform<O> {
         parent: (u32, u32),
     ) -> u32 {
         let counted = now.as_nanos() >= self.cfg.warmup.as_nanos();
+        self.close_windows(p, now);
         let proc_ = &mut self.procs[p];
         if counted {
             proc_.requests += 1;
@@ -117,6 +136,13 @@ impl<O: RequestObserver> Platform<O> {
             child_failed: false,
             parent: parent.0,
             parent_generation: parent.1,
+            parent_id: if parent.0 == NO_PARENT {
+                0
+            } else {
+                self.reqs[parent.0 as usize].id
+            },
+            deadline_from: now,
+            held_once: false,
             client: 0,
             reads: false,
             write_bytes: 0,
@@ -243,7 +269,10 @@ impl<O: RequestObserver> Platform<O> {
                     }
                     let q = &mut self.reqs[req as usize];
                     q.phase = Phase::Backlogged;
-                    let (generation, arrival) = (q.generation, q.arrival);
+                    // The window counts from arrival, or from the end of a hold for booting
+                    // dynos (as the deadline does once the request is sent).
+                    let (generation, arrival) =
+                        (q.generation, if q.held_once { now } else { q.arrival });
                     self.procs[p].backlog[r].push_back((req, generation));
                     self.procs[p].backlog_len[r] += 1;
                     // Waiting in the backlog counts toward the 30 s window.
@@ -273,6 +302,7 @@ impl<O: RequestObserver> Platform<O> {
         if coming {
             let r = &mut self.reqs[req as usize];
             r.phase = Phase::Held;
+            r.held_once = true;
             let generation = r.generation;
             self.procs[p].held.push_back((req, generation));
             sched.after_ordered(
@@ -306,13 +336,21 @@ impl<O: RequestObserver> Platform<O> {
         if r.dispatched == SimTime::MAX {
             r.dispatched = now;
             r.router_ns += now.since(r.arrival).as_nanos();
-            // The deadline counts from the first dispatch and passes one nanosecond after the
-            // timeout: a response at exactly 30 s is in time, whatever the order of events then.
+            // The 30 s window counts from arrival at the router (backlog time included), or from
+            // here after a hold for booting dynos. The deadline passes one nanosecond after it:
+            // a response at exactly 30 s is in time, whatever the order of events then.
+            r.deadline_from = if r.held_once { now } else { r.arrival };
             if !r.direct {
-                sched.after_ordered(
-                    self.cfg.request_timeout + SimDuration::from_nanos(1),
-                    Event::Deadline { req, generation },
-                );
+                let at = r.deadline_from + self.cfg.request_timeout + SimDuration::from_nanos(1);
+                let event = Event::Deadline { req, generation };
+                if r.deadline_from == now {
+                    sched.after_ordered(
+                        self.cfg.request_timeout + SimDuration::from_nanos(1),
+                        event,
+                    );
+                } else {
+                    sched.at(at, event);
+                }
             }
         }
         if r.phase != Phase::Abandoned {
@@ -362,6 +400,36 @@ impl<O: RequestObserver> Platform<O> {
                 self.reqs[next as usize].phase = Phase::Transit;
                 self.dispatch(next, sched);
                 break;
+            }
+        }
+    }
+
+    /// A dyno came up: move each router's backlog onto it while dynos have room.
+    pub(super) fn drain_backlogs(&mut self, p: usize, sched: &mut Scheduler<Event>) {
+        for router in 0..self.procs[p].backlog.len() {
+            while self.procs[p].backlog_len[router] > 0 {
+                let Some((next, generation)) = self.procs[p].backlog[router].pop_front() else {
+                    break;
+                };
+                if !self.live(next, generation)
+                    || self.reqs[next as usize].phase != Phase::Backlogged
+                {
+                    continue;
+                }
+                let r = self.reqs[next as usize].router as usize;
+                let limit = self.cfg.apps[self.procs[p].app].router.active_limit;
+                let room = self.procs[p]
+                    .up
+                    .iter()
+                    .any(|&d| self.dynos[d as usize].router_active[r] < limit);
+                if !room {
+                    // Every dyno is at the limit again: it keeps its place at the front.
+                    self.procs[p].backlog[router].push_front((next, generation));
+                    break;
+                }
+                self.leave_backlog(next);
+                self.reqs[next as usize].phase = Phase::Transit;
+                self.dispatch(next, sched);
             }
         }
     }
@@ -454,7 +522,10 @@ impl<O: RequestObserver> Platform<O> {
         let d = r.dyno as usize;
         let r = *r;
         self.dynos[d].busy_slots += 1;
-        self.touch_filesystem(req, &r, d);
+        if r.parent == NO_PARENT {
+            // Calls carry no client state: only external requests read, write and cache.
+            self.touch_filesystem(req, &r, d);
+        }
         self.check_memory(d as u32, sched);
         if self.dynos[d].state == State::Dead {
             return; // R15 on the way in: the request failed with the dyno
@@ -476,6 +547,7 @@ impl<O: RequestObserver> Platform<O> {
         if self.dynos[d].epoch != epoch || self.dynos[d].state == State::Dead {
             return; // superseded by a later reschedule, or the dyno is gone
         }
+        self.dynos[d].cpu_next = SimTime::MAX;
         let now = sched.now();
         let h = self.dynos[d].host as usize;
         for &o in &self.hosts[h].dynos {
@@ -570,7 +642,7 @@ impl<O: RequestObserver> Platform<O> {
     }
 
     /// A call of `parent` ended; go on with the next one once all of the current ones are back.
-    fn on_call_done(
+    pub(super) fn on_call_done(
         &mut self,
         parent: u32,
         generation: u32,
@@ -644,7 +716,7 @@ impl<O: RequestObserver> Platform<O> {
         } else {
             let responded = now + SimDuration::from_nanos(r.net_half_ns);
             let latency = responded.since(r.arrival);
-            if r.direct || responded.since(r.dispatched) <= self.cfg.request_timeout {
+            if r.direct || responded.since(r.deadline_from) <= self.cfg.request_timeout {
                 if r.counted {
                     let split = Split {
                         router_ns: r.router_ns,
@@ -661,7 +733,16 @@ impl<O: RequestObserver> Platform<O> {
                 }
                 self.release(req);
                 if r.parent != NO_PARENT {
-                    self.on_call_done(r.parent, r.parent_generation, true, sched);
+                    // The answer travels back to the caller first.
+                    let (parent, generation) = (r.parent, r.parent_generation);
+                    if r.net_half_ns == 0 {
+                        self.on_call_done(parent, generation, true, sched);
+                    } else {
+                        sched.after(
+                            SimDuration::from_nanos(r.net_half_ns),
+                            Event::CallReturn { parent, generation },
+                        );
+                    }
                 }
             } else {
                 self.reqs[req as usize].phase = Phase::Late;
@@ -685,7 +766,7 @@ impl<O: RequestObserver> Platform<O> {
             w.record(latency_ns);
         }
         let dy = &self.dynos[r.dyno as usize];
-        let parent = (r.parent != NO_PARENT).then(|| self.reqs[r.parent as usize].id);
+        let parent = (r.parent != NO_PARENT).then_some(r.parent_id);
         self.observer.on_request(&RequestRecord {
             id: r.id,
             app: p.app,
@@ -744,7 +825,7 @@ impl<O: RequestObserver> Platform<O> {
             r.phase,
             Phase::Cpu | Phase::Calls | Phase::Wait | Phase::Late | Phase::Abandoned
         );
-        let parent = (r.parent != NO_PARENT).then(|| self.reqs[r.parent as usize].id);
+        let parent = (r.parent != NO_PARENT).then_some(r.parent_id);
         self.observer.on_request(&RequestRecord {
             id: r.id,
             app: p.app,
@@ -768,7 +849,7 @@ impl<O: RequestObserver> Platform<O> {
         if r.phase == Phase::Abandoned {
             return;
         }
-        let now = r.dispatched + self.cfg.request_timeout;
+        let now = r.deadline_from + self.cfg.request_timeout;
         if r.phase == Phase::Backlogged {
             self.leave_backlog(req);
         }

@@ -209,6 +209,7 @@ impl<O: RequestObserver> Platform<O> {
             windows,
             instances,
             lifecycle: self.events,
+            profile: None,
             events,
             generated: self.next_id,
             interrupted,
