@@ -9,6 +9,8 @@
 //! - [`shard`]: which slice of the jobs a cluster task runs (`--shard`, Slurm, Kubernetes).
 //! - [`exec`]: the real executor (`dynosim jail`): runs processes as sandboxed dynos, so the model
 //!   can be checked against a real kernel. Independent of the simulation layers.
+//! - [`validate`]: `dynosim validate` and `dynosim calibrate`: a scenario run on real dynos (the
+//!   executor) and in the simulator, compared.
 
 pub mod engine;
 pub mod exec;
@@ -17,3 +19,4 @@ pub mod output;
 pub mod run;
 pub mod scenario;
 pub mod shard;
+pub mod validate;

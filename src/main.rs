@@ -92,6 +92,17 @@ enum Command {
     },
     /// Run a command as an isolated dyno (real executor; needs root). See docs/executor.md.
     Jail(dynosim::exec::cli::JailArgs),
+    /// Run a scenario on real sandboxed dynos and in the simulator, and compare (needs root).
+    /// See docs/validation.md.
+    Validate(dynosim::validate::cli::ValidateArgs),
+    /// Measure this machine for validate (spin speed, jitter, weights, quota, contention).
+    Calibrate(dynosim::validate::cli::CalibrateArgs),
+    /// The synthetic app that runs inside a dyno during validate.
+    #[command(hide = true)]
+    App(dynosim::validate::cli::AppArgs),
+    /// A noisy-neighbour CPU burner (inside its own cgroup) during validate.
+    #[command(hide = true)]
+    Burn(dynosim::validate::cli::BurnArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -257,6 +268,10 @@ fn main() -> ExitCode {
             }
         },
         Command::Jail(args) => dynosim::exec::cli::run_cli(&args),
+        Command::Validate(args) => dynosim::validate::cli::run_validate(&args),
+        Command::Calibrate(args) => dynosim::validate::cli::run_calibrate(&args),
+        Command::App(args) => dynosim::validate::cli::run_app(&args),
+        Command::Burn(args) => dynosim::validate::cli::run_burn(&args),
     }
 }
 

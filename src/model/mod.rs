@@ -19,8 +19,8 @@ pub use catalog::{Catalog, Generation, Size, Tier};
 pub use cpu::{CpuMode, CpuSpec};
 pub use dist::Dist;
 pub use metrics::{
-    DynoResult, InstanceResult, JobResult, LatencySummary, LifecycleEvent, ProcessResult,
-    RequestRecord, Status, WindowRow, cov,
+    DynoResult, InstanceResult, JobResult, LatencyHistogram, LatencySummary, LifecycleEvent,
+    ProcessResult, RequestRecord, Split, Status, WindowRow, cov,
 };
 pub use noise::NoiseSpec;
 pub use placement::{

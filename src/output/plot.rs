@@ -28,10 +28,10 @@ use std::path::Path;
 
 /// DejaVu Sans (Bitstream Vera licence, see assets/README.md).
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-const SANS: &str = "sans-serif";
+pub(crate) const SANS: &str = "sans-serif";
 
 /// The font is registered once per process; plotters' ab_glyph backend looks fonts up by name.
-fn register_font() -> Result<(), String> {
+pub(crate) fn register_font() -> Result<(), String> {
     static ONCE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
         plotters::style::register_font(SANS, FontStyle::Normal, FONT)

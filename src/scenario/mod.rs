@@ -61,6 +61,9 @@ pub struct Scenario {
     pub points: Vec<Point>,
     /// Things the user should know that are not errors.
     pub warnings: Vec<String>,
+    /// The `calibration` file named by the scenario (for `dynosim validate`), resolved against
+    /// the scenario's folder.
+    pub calibration: Option<std::path::PathBuf>,
 }
 
 impl Scenario {
@@ -222,6 +225,7 @@ impl Scenario {
             sweep_keys: axes.into_iter().map(|a| a.key).collect(),
             points,
             warnings,
+            calibration: settings.calibration,
         }
     }
 

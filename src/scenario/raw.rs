@@ -37,6 +37,9 @@ pub struct RawScenario {
     pub sweep: Option<toml::Table>,
     /// Per-size overrides of the built-in catalog: `[catalog."standard-1x"] vcpus = 2`.
     pub catalog: Option<toml::Table>,
+    /// A calibration file from `dynosim calibrate`, used by `dynosim validate` (relative to the
+    /// scenario's folder); `dynosim run` ignores it.
+    pub calibration: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -41,6 +41,8 @@ pub struct Settings {
     pub seed: u64,
     pub replications: u32,
     pub common_random_numbers: bool,
+    /// `calibration`, resolved against the scenario's folder.
+    pub calibration: Option<std::path::PathBuf>,
 }
 
 pub struct Ctx<'a> {
@@ -492,6 +494,7 @@ pub fn build(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<(SimConfig, Settings), 
             seed: raw.seed.unwrap_or(1),
             replications,
             common_random_numbers: raw.common_random_numbers.unwrap_or(true),
+            calibration: raw.calibration.as_ref().map(|c| ctx.base_dir.join(c)),
         },
     ))
 }

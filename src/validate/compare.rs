@@ -1,0 +1,308 @@
+//! Comparing the real and the simulated run from their `requests.csv` files: quantiles, mean,
+//! relative errors, the KS distance on log latency, a paired ratio, and the CDF points.
+
+use crate::output::{OutputError, fmt_f64};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Acceptance thresholds (interference.md section 5: |dp50| <= 10 %, |dp99| <= 25 %).
+#[derive(Debug, Clone, Copy)]
+pub struct Tolerances {
+    /// Largest allowed |relative error| of p50.
+    pub p50: f64,
+    /// Largest allowed |relative error| of p99.
+    pub p99: f64,
+    /// Largest allowed KS distance on log latency, if checked.
+    pub ks: Option<f64>,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances {
+            p50: 0.10,
+            p99: 0.25,
+            ks: None,
+        }
+    }
+}
+
+/// Completed latencies (ms) by request id, per (tier, size), read from one `requests.csv`.
+pub type Samples = BTreeMap<(String, String), BTreeMap<u64, f64>>;
+
+/// Maps (app, process) to (tier, size).
+pub type TierOf<'a> = &'a dyn Fn(&str, &str) -> Option<(String, String)>;
+
+/// Read the `ok` requests of `requests.csv`; `tier_of(app, process)` gives (tier, size).
+pub fn read_requests(path: &Path, tier_of: TierOf<'_>) -> Result<Samples, String> {
+    let mut rd = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let headers = rd
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| format!("{}: no `{name}` column", path.display()))
+    };
+    let (c_id, c_app, c_proc, c_lat, c_status) = (
+        col("request")?,
+        col("app")?,
+        col("process")?,
+        col("latency_ms")?,
+        col("status")?,
+    );
+    let mut out: Samples = BTreeMap::new();
+    for rec in rd.records() {
+        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        if rec.get(c_status) != Some("ok") {
+            continue;
+        }
+        let (Some(id), Some(lat)) = (
+            rec.get(c_id).and_then(|x| x.parse::<u64>().ok()),
+            rec.get(c_lat).and_then(|x| x.parse::<f64>().ok()),
+        ) else {
+            continue;
+        };
+        let Some(key) = tier_of(rec.get(c_app).unwrap_or(""), rec.get(c_proc).unwrap_or("")) else {
+            continue;
+        };
+        out.entry(key).or_default().insert(id, lat);
+    }
+    Ok(out)
+}
+
+/// Nearest-rank quantile of sorted values.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let k = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[k - 1]
+}
+
+/// Two-sample Kolmogorov-Smirnov distance of the logs of two samples (sorted, positive).
+/// The log is monotone, so this equals the distance of the raw samples; it is named for what
+/// it measures: a difference of shape on a log scale.
+pub fn ks_log(a: &[f64], b: &[f64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return f64::NAN;
+    }
+    let la: Vec<f64> = a.iter().map(|x| x.max(1e-9).ln()).collect();
+    let lb: Vec<f64> = b.iter().map(|x| x.max(1e-9).ln()).collect();
+    let (mut i, mut j, mut d) = (0usize, 0usize, 0f64);
+    while i < la.len() && j < lb.len() {
+        let x = la[i].min(lb[j]);
+        while i < la.len() && la[i] <= x {
+            i += 1;
+        }
+        while j < lb.len() && lb[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / la.len() as f64 - j as f64 / lb.len() as f64).abs());
+    }
+    d
+}
+
+/// One row of comparison.csv.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Tier and size.
+    pub tier: String,
+    /// Size name.
+    pub size: String,
+    /// Completed requests, real and simulated.
+    pub n_real: usize,
+    /// Completed requests in the simulation.
+    pub n_sim: usize,
+    /// (p50, p90, p99, mean) real and simulated, ms.
+    pub real: [f64; 4],
+    /// Simulated.
+    pub sim: [f64; 4],
+    /// KS distance on log latency.
+    pub ks: f64,
+    /// Its 5 % critical value, 1.358 sqrt((n + m) / (n m)).
+    pub ks_critical: f64,
+    /// Median over requests completed in both runs of simulated / real latency.
+    pub paired_median_ratio: f64,
+    /// Within the tolerances.
+    pub pass: bool,
+}
+
+impl Row {
+    /// Relative error (sim - real) / real of statistic `i` (p50, p90, p99, mean).
+    pub fn error(&self, i: usize) -> f64 {
+        (self.sim[i] - self.real[i]) / self.real[i]
+    }
+}
+
+fn stats(v: &[f64]) -> [f64; 4] {
+    let mean = if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    [quantile(v, 0.5), quantile(v, 0.9), quantile(v, 0.99), mean]
+}
+
+/// Compare the two sample sets, tier by tier.
+pub fn compare(real: &Samples, sim: &Samples, tol: &Tolerances) -> Vec<Row> {
+    let keys: std::collections::BTreeSet<_> = real.keys().chain(sim.keys()).cloned().collect();
+    keys.into_iter()
+        .map(|k| {
+            let empty = BTreeMap::new();
+            let r = real.get(&k).unwrap_or(&empty);
+            let s = sim.get(&k).unwrap_or(&empty);
+            let mut rv: Vec<f64> = r.values().copied().collect();
+            let mut sv: Vec<f64> = s.values().copied().collect();
+            rv.sort_by(f64::total_cmp);
+            sv.sort_by(f64::total_cmp);
+            let mut ratios: Vec<f64> = r
+                .iter()
+                .filter_map(|(id, x)| s.get(id).map(|y| y / x.max(1e-9)))
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            let (n, m) = (rv.len() as f64, sv.len() as f64);
+            let mut row = Row {
+                tier: k.0.clone(),
+                size: k.1.clone(),
+                n_real: rv.len(),
+                n_sim: sv.len(),
+                real: stats(&rv),
+                sim: stats(&sv),
+                ks: ks_log(&rv, &sv),
+                ks_critical: 1.358 * ((n + m) / (n * m)).sqrt(),
+                paired_median_ratio: quantile(&ratios, 0.5),
+                pass: false,
+            };
+            row.pass = row.error(0).abs() <= tol.p50
+                && row.error(2).abs() <= tol.p99
+                && tol.ks.is_none_or(|t| row.ks <= t);
+            row
+        })
+        .collect()
+}
+
+fn out_err(path: &Path, e: impl std::fmt::Display) -> OutputError {
+    OutputError {
+        path: path.to_path_buf(),
+        what: "cannot write".into(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// The columns of comparison.csv.
+pub const COMPARISON_COLUMNS: &[&str] = &[
+    "scenario",
+    "tier",
+    "size",
+    "requests_real",
+    "requests_sim",
+    "p50_real_ms",
+    "p50_sim_ms",
+    "p50_error",
+    "p90_real_ms",
+    "p90_sim_ms",
+    "p90_error",
+    "p99_real_ms",
+    "p99_sim_ms",
+    "p99_error",
+    "mean_real_ms",
+    "mean_sim_ms",
+    "mean_error",
+    "ks_log",
+    "ks_critical_05",
+    "paired_median_ratio",
+    "steal_fraction",
+    "tolerance_p50",
+    "tolerance_p99",
+    "within_tolerance",
+];
+
+/// Write comparison.csv.
+pub fn write_comparison(
+    path: &Path,
+    scenario: &str,
+    rows: &[Row],
+    steal: f64,
+    tol: &Tolerances,
+) -> Result<(), OutputError> {
+    let mut w = csv::Writer::from_path(path).map_err(|e| out_err(path, e))?;
+    w.write_record(COMPARISON_COLUMNS)
+        .map_err(|e| out_err(path, e))?;
+    for r in rows {
+        let mut rec = vec![
+            scenario.to_string(),
+            r.tier.clone(),
+            r.size.clone(),
+            r.n_real.to_string(),
+            r.n_sim.to_string(),
+        ];
+        for i in [0, 1, 2, 3] {
+            rec.push(fmt_f64(r.real[i], 4));
+            rec.push(fmt_f64(r.sim[i], 4));
+            rec.push(fmt_f64(r.error(i), 4));
+        }
+        rec.extend([
+            fmt_f64(r.ks, 4),
+            fmt_f64(r.ks_critical, 4),
+            fmt_f64(r.paired_median_ratio, 4),
+            fmt_f64(steal, 4),
+            fmt_f64(tol.p50, 4),
+            fmt_f64(tol.p99, 4),
+            r.pass.to_string(),
+        ]);
+        w.write_record(&rec).map_err(|e| out_err(path, e))?;
+    }
+    w.flush().map_err(|e| out_err(path, e))
+}
+
+/// Write cdf.csv: for each tier, size and run, the latency at quantiles 0.005 to 0.995 (step
+/// 0.005) and 0.999: the points of a CDF overlay.
+pub fn write_cdf(
+    path: &Path,
+    scenario: &str,
+    real: &Samples,
+    sim: &Samples,
+) -> Result<(), OutputError> {
+    let mut w = csv::Writer::from_path(path).map_err(|e| out_err(path, e))?;
+    w.write_record(["scenario", "tier", "size", "run", "quantile", "latency_ms"])
+        .map_err(|e| out_err(path, e))?;
+    let mut qs: Vec<f64> = (1..=199).map(|i| f64::from(i) * 0.005).collect();
+    qs.push(0.999);
+    for (run, samples) in [("real", real), ("sim", sim)] {
+        for ((tier, size), m) in samples {
+            let mut v: Vec<f64> = m.values().copied().collect();
+            v.sort_by(f64::total_cmp);
+            for q in &qs {
+                w.write_record([
+                    scenario.to_string(),
+                    tier.clone(),
+                    size.clone(),
+                    run.to_string(),
+                    fmt_f64(*q, 3),
+                    fmt_f64(quantile(&v, *q), 4),
+                ])
+                .map_err(|e| out_err(path, e))?;
+            }
+        }
+    }
+    w.flush().map_err(|e| out_err(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_and_ks() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.5), 50.0);
+        assert_eq!(quantile(&v, 0.99), 99.0);
+        assert_eq!(ks_log(&v, &v), 0.0);
+        let w: Vec<f64> = (101..=200).map(f64::from).collect();
+        assert_eq!(ks_log(&v, &w), 1.0);
+        let half: Vec<f64> = (51..=150).map(f64::from).collect();
+        assert!((ks_log(&v, &half) - 0.5).abs() < 1e-12);
+    }
+}

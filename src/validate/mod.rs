@@ -1,0 +1,353 @@
+//! `dynosim validate`: run a scenario on real sandboxed dynos and in the simulator, and compare.
+//!
+//! The pieces (docs/validation.md describes the protocol):
+//! - [`spin`]: the calibrated CPU spin, clocks, CPU pinning;
+//! - [`app`]: the synthetic app (`dynosim app`) and the neighbour burner (`dynosim burn`);
+//! - [`loadgen`]: the open-loop load generator, reaching each dyno inside its network namespace;
+//! - [`plan`]: fitting a scenario to this machine, and drawing the real run's requests and
+//!   neighbour schedule from the simulator's own random streams (a paired comparison);
+//! - [`real`]: the real run (dynos, burners, generator, steal) and its teardown;
+//! - [`report`]: the real run written in the simulator's CSV schema;
+//! - [`compare`]: quantiles, errors, KS distance, CDF points;
+//! - [`cdfplot`]: the CDF overlay figure per tier and size;
+//! - [`calibrate`]: `dynosim calibrate` and the calibration file;
+//! - [`cli`]: the subcommands' arguments.
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod calibrate;
+pub mod cdfplot;
+pub mod cli;
+pub mod compare;
+pub mod loadgen;
+pub mod plan;
+pub mod real;
+pub mod report;
+pub mod spin;
+
+use crate::model::Dist;
+use crate::output::{OutputError, StagingDir};
+use crate::run::{RunOptions, run};
+use crate::scenario::Scenario;
+use compare::{Tolerances, compare, read_requests, write_cdf, write_comparison};
+use plan::{ScaleOptions, Scaled, scale};
+use real::{RealOptions, RealRun};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Options of `dynosim validate`.
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// Output folder; the results go to `<out>/validation/`.
+    pub out: PathBuf,
+    /// Run length (default: the scenario's `duration`).
+    pub duration: Option<Duration>,
+    /// Sweep point.
+    pub point: usize,
+    /// Acceptance thresholds.
+    pub tolerances: Tolerances,
+    /// A calibration file from `dynosim calibrate`.
+    pub calibration: Option<calibrate::Calibration>,
+    /// How the app burns CPU.
+    pub spin: app::SpinMode,
+    /// At most this many shared-tier dynos.
+    pub max_shared_dynos: u32,
+    /// Steal above this fraction of the machine's CPU time flags the run.
+    pub max_steal: f64,
+    /// The dynosim executable to run inside the dynos (`None`: this program).
+    pub program: Option<PathBuf>,
+}
+
+/// Why validate could not give a verdict.
+#[derive(Debug)]
+pub enum ValidateError {
+    /// The scenario cannot be run for real (a message for the user).
+    Scenario(String),
+    /// The real run failed.
+    Real(String),
+    /// Writing outputs failed.
+    Output(OutputError),
+    /// Ctrl-C.
+    Interrupted,
+}
+
+impl std::fmt::Display for ValidateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ValidateError::Scenario(m) => write!(f, "{m}"),
+            ValidateError::Real(m) => write!(f, "real run: {m}"),
+            ValidateError::Output(e) => write!(f, "{e}"),
+            ValidateError::Interrupted => write!(f, "interrupted; the dynos were stopped"),
+        }
+    }
+}
+
+impl std::error::Error for ValidateError {}
+
+impl From<OutputError> for ValidateError {
+    fn from(e: OutputError) -> Self {
+        ValidateError::Output(e)
+    }
+}
+
+/// What validate found.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// One row per tier and size.
+    pub rows: Vec<compare::Row>,
+    /// Steal as a fraction of the machine's CPU time during the real run.
+    pub steal: f64,
+    /// Every row within the tolerances.
+    pub pass: bool,
+    /// Where the results are.
+    pub folder: PathBuf,
+}
+
+/// Run `scenario` for real and simulated, write both and the comparison, and judge it.
+/// `say` receives progress lines for the user.
+pub fn validate(
+    scenario: &Scenario,
+    opts: &ValidateOptions,
+    mut say: impl FnMut(&str),
+) -> Result<Verdict, ValidateError> {
+    // SAFETY: geteuid(2) has no side effects.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(ValidateError::Real(
+            "validate runs real dynos and must run as root (cgroups, namespaces); see docs/executor.md".into(),
+        ));
+    }
+    let cpus = spin::allowed_cpus();
+    let mut scaled = scale(
+        scenario,
+        &ScaleOptions {
+            point: opts.point,
+            duration: opts.duration,
+            cpus: cpus.clone(),
+            max_shared_dynos: opts.max_shared_dynos,
+            network_rtt: Duration::ZERO,
+            contention: opts.calibration.as_ref().map(|c| c.contention.coefficient),
+        },
+    )
+    .map_err(ValidateError::Scenario)?;
+    // Spin speed, measured now on a dyno CPU (the calibration file's figure is a reference).
+    let dyno_cpus = scaled
+        .dynos
+        .first()
+        .map(|d| d.cpus.clone())
+        .unwrap_or_default();
+    let iters_per_s = spin::measure_speed_on(&dyno_cpus, Duration::from_millis(300));
+    say(&format!(
+        "scaled to this machine ({} CPUs): {}",
+        cpus.len(),
+        plan::describe(&scaled)
+    ));
+    for n in &scaled.notes {
+        say(&format!("  - {n}"));
+    }
+    if let Some(c) = &opts.calibration {
+        let drift = iters_per_s / c.spin.iters_per_cpu_s - 1.0;
+        say(&format!(
+            "spin: {:.3e} iterations/CPU-s now, {:+.1}% from the calibration file",
+            iters_per_s,
+            drift * 100.0
+        ));
+    } else {
+        say(&format!("spin: {iters_per_s:.3e} iterations/CPU-s"));
+    }
+    let cfg = scaled.config();
+    let real_opts = RealOptions {
+        iters_per_s,
+        spin: opts.spin,
+        drain: Duration::from_secs(5).min(Duration::from_nanos(cfg.request_timeout.as_nanos())),
+        cpu_period: Duration::from_nanos(cfg.cpu.period.as_nanos()),
+        probes: 200,
+        program: opts.program.clone(),
+    };
+    say(&format!(
+        "real run: {} requests over {} ...",
+        scaled.plan.len(),
+        cfg.duration
+    ));
+    let real = real::run(&scaled, &real_opts, &mut say).map_err(|e| {
+        if real::STOP.load(std::sync::atomic::Ordering::SeqCst) {
+            ValidateError::Interrupted
+        } else {
+            ValidateError::Real(e)
+        }
+    })?;
+    if real.interrupted {
+        return Err(ValidateError::Interrupted);
+    }
+    let rtt = median(&real.probe_ns);
+    set_network(&mut scaled, rtt);
+    say(&format!(
+        "request path round trip (median of {} probes): {:.3} ms, the simulation's network latency",
+        real.probe_ns.len(),
+        rtt.as_secs_f64() * 1e3
+    ));
+    let base = opts.out.join("validation");
+    std::fs::create_dir_all(&base).map_err(|e| OutputError {
+        path: base.clone(),
+        what: "cannot create".into(),
+        source: e,
+    })?;
+    let steal = real.steal.fraction("cpu");
+    write_real_folder(&base.join("real"), &scaled, &real, iters_per_s, rtt, &cpus)?;
+    say("simulating the same scaled scenario ...");
+    run(
+        std::slice::from_ref(&scaled.scenario),
+        &RunOptions {
+            out: Some(base.join("sim")),
+            threads: Some(1),
+            progress: false,
+            requests: true,
+            ..RunOptions::default()
+        },
+    )
+    .map_err(|e| match e {
+        crate::run::RunError::Interrupted => ValidateError::Interrupted,
+        e => ValidateError::Real(format!("simulation: {e}")),
+    })?;
+    let tier_of = |app: &str, process: &str| {
+        scaled
+            .config()
+            .apps
+            .iter()
+            .filter(|a| a.name == app)
+            .flat_map(|a| a.processes.iter())
+            .find(|p| p.name == process)
+            .map(|p| (p.size.tier.to_string(), p.size.name.clone()))
+    };
+    let read = |dir: &str| {
+        read_requests(&base.join(dir).join("requests.csv"), &tier_of).map_err(ValidateError::Real)
+    };
+    let (real_s, sim_s) = (read("real")?, read("sim")?);
+    let rows = compare(&real_s, &sim_s, &opts.tolerances);
+    write_comparison(
+        &base.join("comparison.csv"),
+        &scaled.scenario.name,
+        &rows,
+        steal,
+        &opts.tolerances,
+    )?;
+    write_cdf(
+        &base.join("cdf.csv"),
+        &scaled.scenario.name,
+        &real_s,
+        &sim_s,
+    )?;
+    write_steal(&base.join("steal.csv"), &real)?;
+    // Figures: a CDF overlay per tier and size, and the usual plots of the real run (the
+    // simulation's folder has its own). A figure that cannot be drawn is a warning.
+    for r in &rows {
+        let key = (r.tier.clone(), r.size.clone());
+        let sorted = |m: &compare::Samples| {
+            let mut v: Vec<f64> = m
+                .get(&key)
+                .map(|x| x.values().copied().collect())
+                .unwrap_or_default();
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        let (rv, sv) = (sorted(&real_s), sorted(&sim_s));
+        let title = format!(
+            "{}: {} {} (p50 {:+.1}%, p99 {:+.1}%)",
+            scaled.scenario.name,
+            r.tier,
+            r.size,
+            r.error(0) * 100.0,
+            r.error(2) * 100.0
+        );
+        let file = base.join(format!("cdf_{}_{}", r.tier, r.size));
+        let drawn = std::panic::catch_unwind(|| cdfplot::write(&file, &title, &rv, &sv))
+            .unwrap_or_else(|_| Err("the plotting library panicked".into()));
+        if let Err(e) = drawn {
+            say(&format!(
+                "warning: CDF plot for {} {} not drawn: {e}",
+                r.tier, r.size
+            ));
+        }
+    }
+    match crate::output::plot::draw_all(&base.join("real")) {
+        Ok(rep) => {
+            for w in rep.warnings {
+                say(&format!("warning: real run: {w}"));
+            }
+        }
+        Err(e) => say(&format!("warning: real run: plots not drawn: {e}")),
+    }
+    let pass = !rows.is_empty() && rows.iter().all(|r| r.pass);
+    Ok(Verdict {
+        rows,
+        steal,
+        pass,
+        folder: base,
+    })
+}
+
+fn median(v: &[u64]) -> Duration {
+    let mut s: Vec<u64> = v.to_vec();
+    s.sort_unstable();
+    Duration::from_nanos(s.get(s.len() / 2).copied().unwrap_or(0))
+}
+
+/// Set the scaled scenario's router-dyno round trip to `rtt` (the real loopback's).
+pub fn set_network(s: &mut Scaled, rtt: Duration) {
+    let net = &mut s.scenario.points[0].config.network;
+    net.router_dyno = Dist::Constant(rtt.as_secs_f64());
+    s.notes.retain(|n| !n.starts_with("simulated router-dyno"));
+    s.notes.push(format!(
+        "simulated router-dyno round trip = {:.3} ms, the median measured on the real loopback",
+        rtt.as_secs_f64() * 1e3
+    ));
+}
+
+fn write_real_folder(
+    dir: &Path,
+    s: &Scaled,
+    real: &RealRun,
+    iters_per_s: f64,
+    rtt: Duration,
+    cpus: &[usize],
+) -> Result<(), OutputError> {
+    let stage = StagingDir::create(dir)?;
+    let uname = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cgroup = crate::exec::cgroup::Backend::detect()
+        .map(|b| format!("{:?}", b.version))
+        .unwrap_or_default();
+    let machine = serde_json::json!({
+        "kernel": uname.trim(),
+        "cgroup": cgroup,
+        "cpus": cpus,
+        "load_generator_cpus": s.loadgen_cpus,
+        "spin_iterations_per_cpu_s": iters_per_s,
+        "loopback_rtt_median_ms": rtt.as_secs_f64() * 1e3,
+        "steal_fraction": real.steal.fraction("cpu"),
+        "notes": s.notes,
+    });
+    report::write_real(stage.path(), s, real, machine)?;
+    stage.commit()?;
+    Ok(())
+}
+
+fn write_steal(path: &Path, real: &RealRun) -> Result<(), OutputError> {
+    let err = |e: &dyn std::fmt::Display| OutputError {
+        path: path.to_path_buf(),
+        what: "cannot write".into(),
+        source: std::io::Error::other(e.to_string()),
+    };
+    let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
+    w.write_record(["cpu", "steal_ticks", "total_ticks", "steal_fraction"])
+        .map_err(|e| err(&e))?;
+    for (n, st, t) in &real.steal.rows {
+        w.write_record([
+            n.clone(),
+            st.to_string(),
+            t.to_string(),
+            crate::output::fmt_f64(real.steal.fraction(n), 6),
+        ])
+        .map_err(|e| err(&e))?;
+    }
+    w.flush().map_err(|e| err(&e))
+}

@@ -1,0 +1,470 @@
+//! The real run: jailed dynos running the synthetic app on a cpuset, neighbour burners in
+//! cgroups of their own on the same cpuset, and the open-loop load generator on its own CPU.
+//!
+//! Teardown is the executor's: every [`Dyno`] is killed and its cgroups removed when it is
+//! dropped, on success, on error and on Ctrl-C (which sets [`STOP`]: the generator stops sending
+//! and everything is dropped); if this process dies, each dyno's keeper cleans up.
+
+use super::app::SpinMode;
+use super::loadgen::{self, LoadOptions, Outcome, Target};
+use super::plan::{Burner, RealDyno, Scaled};
+use super::spin::mono_ns;
+use crate::exec::{Dyno, JailConfig, Limits, Output};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Set by Ctrl-C: stop sending, tear down, report the interruption.
+pub static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The port the app listens on inside each dyno (the platform's default `$PORT`).
+pub const PORT: u16 = 5000;
+
+/// Settings of the real run.
+#[derive(Debug, Clone)]
+pub struct RealOptions {
+    /// Spin speed passed to the apps (iterations per CPU-second).
+    pub iters_per_s: f64,
+    /// How the apps burn CPU.
+    pub spin: SpinMode,
+    /// After the last arrival, how long to wait for responses before tearing down.
+    pub drain: Duration,
+    /// CFS period of the dynos' quotas.
+    pub cpu_period: Duration,
+    /// Requests per dyno for the round-trip probe before the run.
+    pub probes: usize,
+    /// The dynosim executable copied into every dyno (`None`: this program). Tests, whose
+    /// own executable is the test harness, name the `dynosim` binary.
+    pub program: Option<PathBuf>,
+}
+
+/// What one real dyno did.
+#[derive(Debug, Clone, Default)]
+pub struct DynoReport {
+    /// `web.1`.
+    pub name: String,
+    /// CPU time used by the whole dyno (app threads included), seconds.
+    pub cpu_s: f64,
+    /// Periods throttled and time throttled by its CFS quota.
+    pub throttled_periods: u64,
+    /// Seconds throttled.
+    pub throttled_s: f64,
+    /// Peak memory, bytes.
+    pub memory_peak: u64,
+    /// Time from `Dyno::start` to the command's exec.
+    pub start: Duration,
+    /// Time from exec to the app answering `/ping` (the boot gap).
+    pub ready: Duration,
+    /// cgroup directories it used (for the record).
+    pub cgroup: Vec<PathBuf>,
+}
+
+/// Steal and idle time from `/proc/stat` over the run, per CPU.
+#[derive(Debug, Clone, Default)]
+pub struct Steal {
+    /// (`cpu`, `cpu0`, ...) -> (steal ticks, all ticks) over the interval.
+    pub rows: Vec<(String, u64, u64)>,
+}
+
+impl Steal {
+    /// A `/proc/stat` snapshot: name -> (steal, total) ticks.
+    pub fn snapshot() -> Vec<(String, u64, u64)> {
+        let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with("cpu"))
+            .filter_map(|l| {
+                let mut it = l.split_whitespace();
+                let name = it.next()?.to_string();
+                let v: Vec<u64> = it.filter_map(|x| x.parse().ok()).collect();
+                // user nice system idle iowait irq softirq steal (guest time is in user).
+                let total: u64 = v.iter().take(8).sum();
+                Some((name, v.get(7).copied().unwrap_or(0), total))
+            })
+            .collect()
+    }
+
+    /// The difference between two snapshots.
+    pub fn between(a: &[(String, u64, u64)], b: &[(String, u64, u64)]) -> Steal {
+        Steal {
+            rows: b
+                .iter()
+                .filter_map(|(n, s, t)| {
+                    let (_, s0, t0) = a.iter().find(|(m, _, _)| m == n)?;
+                    Some((n.clone(), s.saturating_sub(*s0), t.saturating_sub(*t0)))
+                })
+                .collect(),
+        }
+    }
+
+    /// Steal as a fraction of all CPU time of `cpu` (`"cpu"` = the machine).
+    pub fn fraction(&self, cpu: &str) -> f64 {
+        self.rows
+            .iter()
+            .find(|(n, _, _)| n == cpu)
+            .map_or(
+                f64::NAN,
+                |(_, s, t)| {
+                    if *t == 0 { 0.0 } else { *s as f64 / *t as f64 }
+                },
+            )
+    }
+}
+
+/// Everything the real run measured.
+#[derive(Debug, Clone, Default)]
+pub struct RealRun {
+    /// One per planned request, same order.
+    pub outcomes: Vec<Outcome>,
+    /// Per dyno.
+    pub dynos: Vec<DynoReport>,
+    /// CPU time the burners used, seconds (all of them).
+    pub burner_cpu_s: f64,
+    /// Steal over the run.
+    pub steal: Steal,
+    /// Round trips of the probe before the run, ns.
+    pub probe_ns: Vec<u64>,
+    /// The run was interrupted.
+    pub interrupted: bool,
+    /// Requests sent later than scheduled by more than 1 ms.
+    pub late_sends: u64,
+    /// The largest send lag, ns.
+    pub max_send_lag_ns: u64,
+}
+
+/// A private folder with a copy of this executable: the slug every dyno starts from.
+struct SlugDir(PathBuf);
+
+impl SlugDir {
+    fn create(program: Option<&Path>) -> Result<SlugDir, String> {
+        sweep_stale_slugs("dynosim-validate-");
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "dynosim-validate-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let me = match program {
+            Some(p) => p.to_path_buf(),
+            None => {
+                std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?
+            }
+        };
+        std::fs::copy(&me, dir.join("dynosim"))
+            .map_err(|e| format!("copying {} into the slug: {e}", me.display()))?;
+        Ok(SlugDir(dir))
+    }
+}
+
+/// Remove slug folders (`<prefix><pid>-...` in the temp folder) left by a process that was
+/// killed before it could clean up (SIGKILL): the dynos and cgroups are the keeper's job, the
+/// folder is ours.
+pub fn sweep_stale_slugs(prefix: &str) {
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        // SAFETY: kill(2) with signal 0 only checks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+impl Drop for SlugDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn cpuset(cpus: &[usize]) -> String {
+    cpus.iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn os(v: &[String]) -> Vec<OsString> {
+    v.iter().map(OsString::from).collect()
+}
+
+/// Every real cgroup's CPU weight is multiplied by this factor. Ratios between the run's dynos
+/// and burners (what the model's weights say) are unchanged, but other cgroups of the host
+/// under the same parent (another program's dynos) weigh 1/64 as much each: they cannot take a
+/// noticeable share of the dynos' CPUs.
+pub const WEIGHT_BOOST: u64 = 64;
+
+fn boosted(shares: u64) -> u64 {
+    (shares * WEIGHT_BOOST).clamp(2, 262_144)
+}
+
+fn app_config(d: &RealDyno, slug: &Path, opts: &RealOptions, log: &Path) -> JailConfig {
+    let mode = match opts.spin {
+        SpinMode::Work => "work",
+        SpinMode::CpuTime => "cpu-time",
+    };
+    let mut c = JailConfig::new(
+        &d.name,
+        os(&[
+            "/app/dynosim".into(),
+            "app".into(),
+            "--workers".into(),
+            d.concurrency.to_string(),
+            "--iters-per-s".into(),
+            format!("{:.0}", opts.iters_per_s),
+            "--spin".into(),
+            mode.into(),
+        ]),
+    );
+    c.slug = Some(slug.to_path_buf());
+    let mut limits = Limits::for_size(&d.size);
+    limits.cpu_shares = Some(boosted(d.shares));
+    limits.cpu_quota = d.quota;
+    limits.cpu_period = opts.cpu_period;
+    limits.cpuset = Some(cpuset(&d.cpus));
+    // The slug (this program) lives in the dyno's tmpfs and counts against its memory.
+    limits.memory_bytes = limits.memory_bytes.map(|m| m + (64 << 20));
+    c.limits = limits;
+    c.grace = Duration::from_millis(500);
+    c.stdin = Output::Null;
+    c.stdout = Output::Null;
+    c.stderr = Output::File(log.to_path_buf());
+    c
+}
+
+fn burner_config(b: &Burner, slug: &Path, t0: u64, end_ns: u64) -> JailConfig {
+    let flips = b
+        .flips_ns
+        .iter()
+        .map(|f| f.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut c = JailConfig::new(
+        &b.name,
+        os(&[
+            "/app/dynosim".into(),
+            "burn".into(),
+            "--t0-ns".into(),
+            t0.to_string(),
+            "--end-ns".into(),
+            end_ns.to_string(),
+            "--threads".into(),
+            b.threads.to_string(),
+            "--initially".into(),
+            if b.initially_on { "on" } else { "off" }.into(),
+            "--flips-ns".into(),
+            flips,
+        ]),
+    );
+    c.slug = Some(slug.to_path_buf());
+    c.limits = Limits {
+        cpu_shares: Some(boosted(b.shares)),
+        cpu_quota: b.quota,
+        // A short period, so a fractional neighbour is close to a fluid one.
+        cpu_period: Duration::from_millis(10),
+        cpuset: Some(cpuset(&b.cpus)),
+        memory_bytes: Some(256 << 20),
+        pids: Some(64),
+    };
+    c.grace = Duration::from_millis(200);
+    c.stdin = Output::Null;
+    c.stdout = Output::Null;
+    c.stderr = Output::Null;
+    c
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(5).collect();
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; the app said: {}",
+            lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        )
+    }
+}
+
+/// While a validation runs, the `dynosim` parent cgroup's CPU weight is raised to the maximum,
+/// so that unrelated processes of the host on the dynos' CPUs (a build, another test) take at
+/// most a fraction of a percent of them instead of competing as equals. The dynos' weights
+/// relative to each other are unchanged. The old value is put back at the end (the parent is
+/// removed anyway once no dyno is left in it).
+struct ParentBoost {
+    file: PathBuf,
+    old: String,
+}
+
+impl ParentBoost {
+    fn apply(dyno: &Dyno) -> Option<ParentBoost> {
+        for dir in dyno.cgroup_dirs() {
+            let Some(parent) = dir.parent() else { continue };
+            for (name, max) in [("cpu.shares", "262144"), ("cpu.weight", "10000")] {
+                let file = parent.join(name);
+                if let Ok(old) = std::fs::read_to_string(&file) {
+                    if std::fs::write(&file, max).is_ok() {
+                        return Some(ParentBoost {
+                            file,
+                            old: old.trim().to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+impl Drop for ParentBoost {
+    fn drop(&mut self) {
+        if self.file.exists() {
+            let _ = std::fs::write(&self.file, &self.old);
+        }
+    }
+}
+
+/// Raise the soft open-files limit to the hard one (the generator holds one socket per
+/// outstanding request).
+fn raise_nofile() {
+    // SAFETY: getrlimit/setrlimit(2) on local structs.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+/// Run the scaled scenario for real. `say` reports progress.
+pub fn run(s: &Scaled, opts: &RealOptions, mut say: impl FnMut(&str)) -> Result<RealRun, String> {
+    raise_nofile();
+    let slug = SlugDir::create(opts.program.as_deref())?;
+    let duration_ns = s.config().duration.as_nanos();
+    let mut dynos: Vec<Dyno> = Vec::new();
+    let mut reports = Vec::new();
+    let mut boost = None;
+    for (i, d) in s.dynos.iter().enumerate() {
+        let log = slug.0.join(format!("{i}-{}.log", d.name));
+        let cfg = app_config(d, &slug.0, opts, &log);
+        let dyno = Dyno::start(&cfg).map_err(|e| format!("starting {}: {e}", d.name))?;
+        if boost.is_none() {
+            boost = ParentBoost::apply(&dyno);
+        }
+        let target = Target::for_pid(dyno.pid(), PORT)
+            .map_err(|e| format!("{}: its network namespace: {e}", d.name))?;
+        let ready = loadgen::wait_ready(&target, Duration::from_secs(20))
+            .map_err(|e| format!("{}: {e}{}", d.name, tail(&log)))?;
+        reports.push(DynoReport {
+            name: d.name.clone(),
+            start: dyno.start_latency(),
+            ready,
+            cgroup: dyno.cgroup_dirs().to_vec(),
+            ..DynoReport::default()
+        });
+        dynos.push(dyno);
+        if STOP.load(Ordering::SeqCst) {
+            return Err("interrupted".into());
+        }
+    }
+    let targets: Vec<Target> = dynos
+        .iter()
+        .map(|d| Target::for_pid(d.pid(), PORT))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("a dyno's network namespace: {e}"))?;
+    let mut probe_ns = Vec::new();
+    for t in &targets {
+        probe_ns.extend(loadgen::probe(t, opts.probes)?);
+    }
+    say(&format!(
+        "{} dyno(s) up (start {:.0} ms, listening {:.0} ms after exec)",
+        dynos.len(),
+        reports
+            .iter()
+            .map(|r| r.start.as_secs_f64() * 1e3)
+            .fold(0.0, f64::max),
+        reports
+            .iter()
+            .map(|r| r.ready.as_secs_f64() * 1e3)
+            .fold(0.0, f64::max)
+    ));
+
+    // Time 0: far enough ahead for the burners to start.
+    let t0 = mono_ns() + 300_000_000 + 150_000_000 * s.burners.len() as u64;
+    let end_ns = duration_ns + opts.drain.as_nanos() as u64;
+    let mut burners = Vec::new();
+    for b in &s.burners {
+        let cfg = burner_config(b, &slug.0, t0, end_ns);
+        burners.push(Dyno::start(&cfg).map_err(|e| format!("starting {}: {e}", b.name))?);
+    }
+    if mono_ns() > t0 {
+        say("warning: the neighbour burners started after time 0");
+    }
+    let before = Steal::snapshot();
+    let lopts = LoadOptions {
+        t0_ns: t0,
+        stop_ns: end_ns,
+        cpus: s.loadgen_cpus.clone(),
+        prewarm: s.dynos.first().map_or(1, |d| d.concurrency as usize + 2),
+        max_conns: 8000,
+    };
+    // On a thread of its own: the generator pins and prioritises itself.
+    let outcomes = std::thread::scope(|sc| {
+        sc.spawn(|| loadgen::run(&targets, &s.plan, &lopts, &STOP))
+            .join()
+            .unwrap_or_else(|_| Err("the load generator panicked".into()))
+    })?;
+    let steal = Steal::between(&before, &Steal::snapshot());
+    for (d, r) in dynos.iter().zip(reports.iter_mut()) {
+        if let Ok(st) = d.stats() {
+            r.cpu_s = st.cpu_usage.as_secs_f64();
+            r.throttled_periods = st.cpu_throttled_periods;
+            r.throttled_s = st.cpu_throttled.as_secs_f64();
+            r.memory_peak = st.memory_peak.unwrap_or(st.memory_current);
+        }
+    }
+    let burner_cpu_s = burners
+        .iter()
+        .filter_map(|b| b.stats().ok())
+        .map(|st| st.cpu_usage.as_secs_f64())
+        .sum();
+    // Teardown: kill everything now (drop would too).
+    for mut b in burners {
+        let _ = b.kill();
+    }
+    for mut d in dynos {
+        let _ = d.kill();
+    }
+    drop(boost);
+    let lags: Vec<u64> = outcomes
+        .iter()
+        .zip(&s.plan)
+        .filter(|(o, _)| o.sent_ns > 0)
+        .map(|(o, p)| o.sent_ns.saturating_sub(p.at_ns))
+        .collect();
+    Ok(RealRun {
+        late_sends: lags.iter().filter(|&&l| l > 1_000_000).count() as u64,
+        max_send_lag_ns: lags.iter().copied().max().unwrap_or(0),
+        outcomes,
+        dynos: reports,
+        burner_cpu_s,
+        steal,
+        probe_ns,
+        interrupted: STOP.load(Ordering::SeqCst),
+    })
+}

@@ -1,0 +1,519 @@
+//! The real run in the simulator's CSV schema: the measured requests become a [`JobResult`]
+//! and [`RequestRecord`]s, written by the same writers as `dynosim run` (docs/csv.md).
+
+use super::plan::Scaled;
+use super::real::RealRun;
+use crate::model::{
+    DynoResult, InstanceResult, JobResult, LatencyHistogram, LatencySummary, LifecycleEvent,
+    ProcessResult, RequestObserver, RequestRecord, Split, Status, WindowRow, cov,
+};
+use crate::output::{JobRows, OutputError, RequestCsv, Tables, write_tiers};
+use hdrhistogram::Histogram;
+use serde_json::json;
+use std::path::Path;
+
+/// How one real request ended, in the model's terms.
+#[derive(Debug, Clone)]
+pub struct RealRecord {
+    /// The record as `requests.csv` has it.
+    pub record: RequestRecord,
+    /// Counted (arrived after the warmup).
+    pub counted: bool,
+    /// Still open at the end of the run.
+    pub in_flight: bool,
+    /// CPU time the app measured for it (ns), when answered.
+    pub cpu_used_ns: Option<u64>,
+    /// Whether its cache lookup missed.
+    pub miss: bool,
+}
+
+fn hist() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant digits is a valid precision")
+}
+
+/// Turn the outcomes into records with the model's rules: a response after the end of the run
+/// is in flight; one later than the request timeout (while the run still lasted) is H12; a
+/// connection the dyno closed is H13.
+pub fn records(s: &Scaled, real: &RealRun) -> Vec<RealRecord> {
+    let cfg = s.config();
+    let end = cfg.duration.as_nanos();
+    let timeout = cfg.request_timeout.as_nanos();
+    let warmup = cfg.warmup.as_nanos();
+    let local = local_numbers(s);
+    s.plan
+        .iter()
+        .zip(&real.outcomes)
+        .zip(&s.plan_app)
+        .map(|((p, o), &app)| {
+            let counted = p.at_ns >= warmup;
+            let mut status = Status::Ok;
+            let mut in_flight = false;
+            let mut latency = 0;
+            let mut split = None;
+            match (o.done_ns, &o.error) {
+                (_, Some(e)) if e.starts_with("client") => status = Status::H11,
+                (_, Some(_)) => status = Status::H13,
+                (Some(done), None) => {
+                    latency = done.saturating_sub(p.at_ns);
+                    if latency > timeout && p.at_ns + timeout <= end {
+                        status = Status::H12;
+                        latency = timeout;
+                    } else if done > end {
+                        in_flight = true;
+                    } else if o.status != 200 {
+                        status = Status::H13;
+                    }
+                }
+                (None, None) => {
+                    if p.at_ns + timeout <= end && o.sent_ns > 0 {
+                        status = Status::H12;
+                        latency = timeout;
+                    } else {
+                        in_flight = true;
+                    }
+                }
+            }
+            let mut service_start_ns = 0;
+            if let (Status::Ok, false, Some(t)) = (status, in_flight, o.server) {
+                let router = o.sent_ns.saturating_sub(p.at_ns);
+                let inside = t.queue_ns + t.cpu_wall_ns + t.wait_ns;
+                let network = latency.saturating_sub(router + inside);
+                service_start_ns = p.at_ns + router + network / 2 + t.queue_ns;
+                split = Some(Split {
+                    router_ns: router,
+                    network_ns: network,
+                    queue_ns: t.queue_ns,
+                    cpu_ns: t.cpu_wall_ns,
+                    wait_ns: t.wait_ns,
+                    downstream_ns: 0,
+                });
+            }
+            RealRecord {
+                record: RequestRecord {
+                    id: p.work.id,
+                    app,
+                    process: 0,
+                    dyno: local.get(p.dyno).copied().unwrap_or(0),
+                    incarnation: 0,
+                    arrival_ns: p.at_ns,
+                    service_start_ns,
+                    latency_ns: latency,
+                    status,
+                    split,
+                    parent: None,
+                },
+                counted,
+                in_flight,
+                cpu_used_ns: o.server.map(|t| t.cpu_used_ns),
+                miss: o.server.is_some_and(|t| t.miss),
+            }
+        })
+        .collect()
+}
+
+/// Each real dyno's number within its app (`web.<n>`).
+fn local_numbers(s: &Scaled) -> Vec<u32> {
+    let mut seen = vec![0u32; s.config().apps.len()];
+    s.dynos
+        .iter()
+        .map(|d| {
+            seen[d.app] += 1;
+            seen[d.app]
+        })
+        .collect()
+}
+
+fn quantile(h: &Histogram<u64>, max: u64, q: f64) -> f64 {
+    if h.is_empty() {
+        f64::NAN
+    } else {
+        h.value_at_quantile(q).min(max) as f64 * 1e-6
+    }
+}
+
+/// The real run as a [`JobResult`].
+pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult {
+    let cfg = s.config();
+    let duration_s = cfg.duration.as_secs_f64();
+    let mut processes = Vec::new();
+    let mut windows = Vec::new();
+    for a in 0..cfg.apps.len() {
+        let (p, w) = process_result(s, real, recs, a);
+        processes.push(p);
+        windows.extend(w);
+    }
+    let local = local_numbers(s);
+    let dynos: Vec<DynoResult> = real
+        .dynos
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let rd = &s.dynos[i];
+            let app = &cfg.apps[rd.app];
+            let spec = &app.processes[0];
+            let mine = |r: &&RealRecord| {
+                r.record.app == rd.app && r.record.dyno == local[i] && r.record.split.is_some()
+            };
+            let served = recs.iter().filter(mine).count() as u64;
+            let written: u64 = s
+                .plan
+                .iter()
+                .zip(recs)
+                .filter(|(p, r)| p.dyno == i && r.record.split.is_some())
+                .map(|(p, _)| p.work.write_bytes)
+                .sum();
+            let cores = f64::from(spec.size.vcpus).min(rd.cpus.len() as f64);
+            DynoResult {
+                app: app.name.clone(),
+                process: spec.name.clone(),
+                dyno: d.name.clone(),
+                size: spec.size.name.clone(),
+                tier: spec.size.tier,
+                restarts: 0,
+                restarts_cycle: 0,
+                restarts_deploy: 0,
+                restarts_crash: 0,
+                restarts_r10: 0,
+                restarts_r15: 0,
+                sleeps: 0,
+                uptime_s: duration_s,
+                r14_s: 0.0,
+                bytes_written: written,
+                bytes_lost: 0,
+                files_lost: 0,
+                cache_hits: 0,
+                cache_misses: 0,
+                cold_penalty_s: 0.0,
+                sticky_reads: 0,
+                sticky_miss_other_dyno: 0,
+                sticky_miss_restart: 0,
+                served,
+                cpu_utilization: d.cpu_s / (duration_s * cores.max(1e-9)),
+                instance: rd.instance.clone(),
+                cpu_s: d.cpu_s,
+                throttled_s: d.throttled_s,
+                max_backlog: 0,
+            }
+        })
+        .collect();
+    let mut instances: Vec<InstanceResult> = Vec::new();
+    let mut dyno_cpu = Vec::new();
+    for (i, d) in s.dynos.iter().enumerate() {
+        let app = &cfg.apps[d.app];
+        let label = format!("{}/{}", app.name, d.name);
+        let cpu = real.dynos.get(i).map_or(0.0, |r| r.cpu_s);
+        if let Some(k) = instances.iter().position(|x| x.name == d.instance) {
+            instances[k].dynos.push(label);
+            dyno_cpu[k] += cpu;
+            continue;
+        }
+        let dedicated = !d.size.tier.shares_host();
+        instances.push(InstanceResult {
+            name: d.instance.clone(),
+            kind: if dedicated { "dedicated" } else { "shared" },
+            region: if dedicated {
+                String::new()
+            } else {
+                app.region.clone()
+            },
+            vcpus: d.cpus.len() as u32,
+            memory_mb: if dedicated {
+                d.size.ram_mb
+            } else {
+                cfg.placement.shared.instance.memory_mb
+            },
+            tenant_memory_mb: 0,
+            dynos: vec![label],
+            mean_load: f64::NAN,
+            peak_load: f64::NAN,
+            peak_demand: f64::NAN,
+            mean_neighbour_load: f64::NAN,
+            mean_speed: f64::NAN,
+        });
+        dyno_cpu.push(cpu);
+    }
+    for (k, inst) in instances.iter_mut().enumerate() {
+        let c = f64::from(inst.vcpus) * duration_s;
+        let neighbours = if inst.kind == "shared" {
+            real.burner_cpu_s
+        } else {
+            0.0
+        };
+        inst.mean_load = (dyno_cpu[k] + neighbours) / c;
+        inst.mean_neighbour_load = neighbours / c;
+    }
+    let lifecycle = real
+        .dynos
+        .iter()
+        .enumerate()
+        .map(|(i, d)| LifecycleEvent {
+            time_ns: 0,
+            app: s.dynos[i].app,
+            process: 0,
+            dyno: local[i],
+            incarnation: 0,
+            instance: s.dynos[i].instance.clone(),
+            event: "up",
+            detail: format!(
+                "real: jail start {:.1} ms, listening {:.1} ms after exec",
+                d.start.as_secs_f64() * 1e3,
+                d.ready.as_secs_f64() * 1e3
+            ),
+        })
+        .collect();
+    JobResult {
+        processes,
+        dynos,
+        windows,
+        instances,
+        lifecycle,
+        profile: None,
+        events: 0,
+        generated: s.plan.len() as u64,
+        interrupted: real.interrupted,
+    }
+}
+
+/// Window accumulator: requests, completed, errors, in flight, latency sum, max, histogram.
+type Win = (u64, u64, u64, u64, f64, u64, Option<Histogram<u64>>);
+
+/// The process result and time windows of app `a`.
+fn process_result(
+    s: &Scaled,
+    real: &RealRun,
+    recs: &[RealRecord],
+    a: usize,
+) -> (ProcessResult, Vec<WindowRow>) {
+    let cfg = s.config();
+    let app = &cfg.apps[a];
+    let spec = &app.processes[0];
+    let duration_s = cfg.duration.as_secs_f64();
+    let counted_s = (cfg.duration.as_nanos() - cfg.warmup.as_nanos()) as f64 * 1e-9;
+    let mut h = hist();
+    let (mut sum, mut max, mut parts) = (0.0, 0u64, [0.0f64; 6]);
+    let (mut requests, mut completed, mut in_flight) = (0u64, 0u64, 0u64);
+    let mut errors = [0u64; 8];
+    let width = cfg.window.as_nanos().max(1);
+    let nwin = cfg.duration.as_nanos().div_ceil(width).max(1) as usize;
+    let mut wins: Vec<Win> = vec![(0, 0, 0, 0, 0.0, 0, None); nwin];
+    let (mut hits, mut misses, mut penalty_ns) = (0u64, 0u64, 0u64);
+    for ((r, p), _) in recs
+        .iter()
+        .zip(&s.plan)
+        .zip(&s.plan_app)
+        .filter(|(_, pa)| **pa == a)
+    {
+        if !r.counted {
+            continue;
+        }
+        let rec = &r.record;
+        requests += 1;
+        let win = &mut wins[((rec.arrival_ns / width) as usize).min(nwin - 1)];
+        win.0 += 1;
+        if p.work.item.is_some() && rec.split.is_some() {
+            if r.miss {
+                misses += 1;
+                penalty_ns += p.work.miss_ns;
+            } else {
+                hits += 1;
+            }
+        }
+        if r.in_flight {
+            in_flight += 1;
+            win.3 += 1;
+            continue;
+        }
+        if let Some(i) = rec.status.error_index() {
+            errors[i] += 1;
+            win.2 += 1;
+            continue;
+        }
+        completed += 1;
+        win.1 += 1;
+        let l = rec.latency_ns.max(1);
+        let _ = h.record(l);
+        sum += l as f64;
+        max = max.max(l);
+        win.4 += l as f64;
+        win.5 = win.5.max(l);
+        let wh = win.6.get_or_insert_with(|| {
+            Histogram::new(2).expect("2 significant digits is a valid precision")
+        });
+        let _ = wh.record(l);
+        if let Some(sp) = &rec.split {
+            parts[0] += sp.network_ns as f64;
+            parts[1] += sp.queue_ns as f64;
+            parts[2] += sp.cpu_ns as f64;
+            parts[3] += sp.wait_ns as f64;
+            parts[4] += sp.router_ns as f64;
+        }
+    }
+    let mean = |x: f64| {
+        if completed == 0 {
+            f64::NAN
+        } else {
+            x / completed as f64 * 1e-6
+        }
+    };
+    let latency = LatencySummary {
+        mean_ms: mean(sum),
+        p50_ms: quantile(&h, max, 0.5),
+        p90_ms: quantile(&h, max, 0.9),
+        p95_ms: quantile(&h, max, 0.95),
+        p99_ms: quantile(&h, max, 0.99),
+        p999_ms: quantile(&h, max, 0.999),
+        max_ms: if completed == 0 {
+            f64::NAN
+        } else {
+            max as f64 * 1e-6
+        },
+        network_ms: mean(parts[0]),
+        queue_ms: mean(parts[1]),
+        cpu_ms: mean(parts[2]),
+        wait_ms: mean(parts[3]),
+        router_ms: mean(parts[4]),
+        downstream_ms: mean(0.0),
+    };
+    let windows: Vec<WindowRow> = wins
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let q = |x: f64| match &w.6 {
+                Some(wh) if w.1 > 0 => wh.value_at_quantile(x).min(w.5) as f64 * 1e-6,
+                _ => f64::NAN,
+            };
+            WindowRow {
+                app: a,
+                process: 0,
+                window_start_s: i as f64 * cfg.window.as_secs_f64(),
+                requests: w.0,
+                completed: w.1,
+                errors: w.2,
+                in_flight: w.3,
+                mean_ms: if w.1 > 0 {
+                    w.4 / w.1 as f64 * 1e-6
+                } else {
+                    f64::NAN
+                },
+                p50_ms: q(0.5),
+                p90_ms: q(0.9),
+                p99_ms: q(0.99),
+            }
+        })
+        .collect();
+    let mine: Vec<usize> = (0..s.dynos.len())
+        .filter(|&i| s.dynos[i].app == a)
+        .collect();
+    let cores: f64 = mine
+        .iter()
+        .map(|&i| f64::from(s.dynos[i].size.vcpus).min(s.dynos[i].cpus.len() as f64))
+        .sum::<f64>()
+        .max(1e-9);
+    let cpu_s: f64 = mine
+        .iter()
+        .filter_map(|&i| real.dynos.get(i))
+        .map(|d| d.cpu_s)
+        .sum();
+    let throttled_s: f64 = mine
+        .iter()
+        .filter_map(|&i| real.dynos.get(i))
+        .map(|d| d.throttled_s)
+        .sum();
+    let process = ProcessResult {
+        app_index: a,
+        process_index: 0,
+        app: app.name.clone(),
+        process: spec.name.clone(),
+        size: spec.size.name.clone(),
+        tier: spec.size.tier,
+        dynos: spec.count,
+        concurrency: spec.concurrency,
+        requests,
+        completed,
+        errors: errors.iter().sum(),
+        errors_by_code: errors,
+        in_flight,
+        latency,
+        histogram: LatencyHistogram(h),
+        throughput_rps: completed as f64 / counted_s.max(1e-9),
+        cpu_utilization: cpu_s / (cores * duration_s),
+        cpu_s,
+        throttled_s,
+        window_cov_p50: cov(windows.iter().filter(|w| w.completed > 0).map(|w| w.p50_ms)),
+        window_cov_p99: cov(windows.iter().filter(|w| w.completed > 0).map(|w| w.p99_ms)),
+        cost_usd_month: spec.size.price_usd_month * f64::from(spec.count),
+        restarts: 0,
+        files_lost: 0,
+        bytes_lost: 0,
+        cache_hit_ratio: if hits + misses == 0 {
+            f64::NAN
+        } else {
+            hits as f64 / (hits + misses) as f64
+        },
+        cold_penalty_s: penalty_ns as f64 * 1e-9,
+        sticky_reads: 0,
+        sticky_miss_other_dyno: 0,
+        sticky_miss_restart: 0,
+    };
+    (process, windows)
+}
+
+/// Write the real run's folder: summary, windows, dynos, instances, events, tiers and requests
+/// CSVs (the usual schema) and a manifest describing the machine.
+pub fn write_real(
+    dir: &Path,
+    s: &Scaled,
+    real: &RealRun,
+    extra: serde_json::Value,
+) -> Result<(), OutputError> {
+    let recs = records(s, real);
+    let result = job_result(s, real, &recs);
+    let job = s.scenario.jobs()[0];
+    let mut tables = Tables::create(dir, &s.scenario)?;
+    tables.write(&JobRows {
+        scenario: &s.scenario,
+        job: &job,
+        result: &result,
+    })?;
+    tables.finish()?;
+    write_tiers(dir, &s.scenario, &[(job, result)])?;
+    let mut obs = RequestCsv::create(dir, &s.scenario, &job)?;
+    for r in recs.iter().filter(|r| r.counted) {
+        obs.on_request(&r.record);
+    }
+    obs.finish()?;
+    RequestCsv::join(dir, &s.scenario, &[job])?;
+    let manifest = json!({
+        "dynosim_version": env!("CARGO_PKG_VERSION"),
+        "scenario": s.scenario.name,
+        "file": s.scenario.file,
+        "scenario_sha256": s.scenario.text_hash,
+        "seed": s.scenario.seed,
+        "job_seed": job.seeds.value(),
+        "kind": "real",
+        "requests_planned": s.plan.len(),
+        "interrupted": real.interrupted,
+        "late_sends_over_1ms": real.late_sends,
+        "max_send_lag_ms": real.max_send_lag_ns as f64 * 1e-6,
+        "dynos": real.dynos.iter().map(|d| json!({
+            "dyno": d.name,
+            "cpu_s": d.cpu_s,
+            "throttled_periods": d.throttled_periods,
+            "throttled_s": d.throttled_s,
+            "memory_peak_bytes": d.memory_peak,
+            "jail_start_ms": d.start.as_secs_f64() * 1e3,
+            "listening_ms": d.ready.as_secs_f64() * 1e3,
+            "cgroup": d.cgroup,
+        })).collect::<Vec<_>>(),
+        "neighbour_cpu_s": real.burner_cpu_s,
+        "steal": real.steal.rows.iter().map(|(n, s, t)| json!({"cpu": n, "steal_ticks": s, "total_ticks": t})).collect::<Vec<_>>(),
+        "machine": extra,
+    });
+    let path = dir.join("manifest.json");
+    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    crate::output::write_atomic(&path, text.as_bytes()).map_err(|e| OutputError {
+        path,
+        what: "cannot write".into(),
+        source: e,
+    })
+}

@@ -1,0 +1,41 @@
+//! The bundled validation scenarios (scenarios/validation/) pass `dynosim validate` with the
+//! default tolerances (|p50 error| <= 10 %, |p99 error| <= 25 %), here shortened to 15 to 40 s
+//! each: long enough for a few hundred requests per tier, since the p50 of fewer is a coarse
+//! statistic. Root and cgroups needed (skips with a reason otherwise; `DYNOSIM_REQUIRE_JAIL=1`
+//! makes a skip fail). About 110 s.
+
+mod jail_support;
+
+use std::process::Command;
+
+#[test]
+fn bundled_validation_scenarios_are_within_the_default_tolerances() {
+    require_jail!();
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut failed = Vec::new();
+    for (name, duration) in [
+        ("dedicated-mm1", "15s"),
+        ("shared-weights", "40s"),
+        ("shared-noisy", "20s"),
+        ("cpu-quota", "25s"),
+    ] {
+        let r = Command::new(jail_support::bin())
+            .args([
+                "validate",
+                &format!("scenarios/validation/{name}.toml"),
+                "--duration",
+                duration,
+                "--out",
+            ])
+            .arg(out.path().join(name))
+            .output()
+            .expect("run dynosim validate");
+        let stdout = String::from_utf8_lossy(&r.stdout);
+        eprintln!("== {name}\n{stdout}");
+        if r.status.code() != Some(0) {
+            eprintln!("{}", String::from_utf8_lossy(&r.stderr));
+            failed.push(format!("{name}: exit {:?}", r.status.code()));
+        }
+    }
+    assert!(failed.is_empty(), "out of tolerance or failed: {failed:?}");
+}

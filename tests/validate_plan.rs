@@ -1,0 +1,189 @@
+//! `dynosim validate` without a kernel: scaling a scenario to a small machine, and the pairing
+//! of the real run's requests with the simulation's (same arrival times, same dynos, same
+//! order), checked against the model's own request records. No root needed.
+
+use dynosim::engine::Control;
+use dynosim::model::{RequestObserver, RequestRecord, run_job};
+use dynosim::scenario::Scenario;
+use dynosim::validate::plan::{ScaleOptions, scale};
+use std::path::Path;
+use std::time::Duration;
+
+struct Collect(Vec<RequestRecord>);
+
+impl RequestObserver for Collect {
+    fn on_request(&mut self, r: &RequestRecord) {
+        self.0.push(r.clone());
+    }
+}
+
+fn opts(duration: u64) -> ScaleOptions {
+    ScaleOptions {
+        point: 0,
+        duration: Some(Duration::from_secs(duration)),
+        cpus: vec![0, 1],
+        max_shared_dynos: 4,
+        network_rtt: Duration::from_micros(80),
+        contention: None,
+    }
+}
+
+fn load(name: &str) -> Scenario {
+    Scenario::load(&Path::new("scenarios/validation").join(name)).expect("bundled scenario")
+}
+
+/// Request k of the real run's plan is request k of the simulation: same arrival, app and dyno.
+#[test]
+fn real_requests_pair_with_the_simulated_ones() {
+    for file in [
+        "dedicated-mm1.toml",
+        "shared-weights.toml",
+        "shared-noisy.toml",
+        "cpu-quota.toml",
+    ] {
+        let s = load(file);
+        let scaled = scale(&s, &opts(20)).expect("scales");
+        let job = scaled.scenario.jobs()[0];
+        let mut c = Collect(Vec::new());
+        run_job(scaled.config(), job.seeds, &mut c, |_, _| Control::Continue).expect("runs");
+        assert!(c.0.len() > 100, "{file}: {} requests", c.0.len());
+        // Each dyno's number within its app.
+        let mut seen = vec![0u32; scaled.config().apps.len()];
+        let local: Vec<u32> = scaled
+            .dynos
+            .iter()
+            .map(|d| {
+                seen[d.app] += 1;
+                seen[d.app]
+            })
+            .collect();
+        for r in &c.0 {
+            let p = &scaled.plan[r.id as usize];
+            assert_eq!(p.at_ns, r.arrival_ns, "{file}: arrival of request {}", r.id);
+            assert_eq!(
+                scaled.plan_app[r.id as usize], r.app,
+                "{file}: app of {}",
+                r.id
+            );
+            assert_eq!(local[p.dyno], r.dyno, "{file}: dyno of request {}", r.id);
+        }
+        // Every planned request after the warmup was simulated (none lost in the pairing).
+        let warmup = scaled.config().warmup.as_nanos();
+        let counted = scaled.plan.iter().filter(|p| p.at_ns >= warmup).count();
+        assert_eq!(counted, c.0.len(), "{file}");
+    }
+}
+
+/// Four dedicated dynos on a machine with one CPU for dynos become one, at a quarter of the
+/// rate; the notes say so; the simulation runs exactly the scaled formation.
+#[test]
+fn dedicated_dynos_scale_to_the_cpus_and_keep_their_load() {
+    let text = r#"
+name = "four"
+duration = "1m"
+noise = "off"
+[[app]]
+name = "api"
+[[app.process]]
+type = "web"
+size = "performance-l"
+count = 4
+[[app.process]]
+type = "worker"
+size = "standard-1x"
+[app.workload]
+arrivals = { poisson = 40.0 }
+cpu = { exponential = "10ms" }
+"#;
+    let s = Scenario::parse(text, "four.toml", "four", Path::new(".")).expect("valid");
+    let scaled = scale(&s, &opts(10)).expect("scales");
+    let cfg = scaled.config();
+    let p = &cfg.apps[0].processes[0];
+    assert_eq!((p.count, p.size.vcpus, p.name.as_str()), (1, 1, "web"));
+    assert_eq!(cfg.apps[0].processes.len(), 1, "the worker is dropped");
+    let rate = cfg.apps[0].workload.as_ref().unwrap().arrivals.mean_rate();
+    assert!((rate - 10.0).abs() < 1e-9, "{rate}");
+    assert_eq!(scaled.dynos.len(), 1);
+    assert_eq!(scaled.dynos[0].cpus, vec![1]);
+    assert_eq!(scaled.loadgen_cpus, vec![0]);
+    let notes = scaled.notes.join("\n");
+    assert!(notes.contains("scaled to 1"), "{notes}");
+    assert!(notes.contains("worker"), "{notes}");
+    // About 10 requests a second for 10 s.
+    assert!(
+        (60..=140).contains(&scaled.plan.len()),
+        "{}",
+        scaled.plan.len()
+    );
+}
+
+/// The shared instance gets the scenario's neighbour load as burners that follow the model's
+/// on/off process: a constant busy neighbour is one burner, on from start to end.
+#[test]
+fn neighbours_become_burners() {
+    let s = load("shared-weights.toml");
+    let scaled = scale(&s, &opts(10)).expect("scales");
+    assert_eq!(scaled.burners.len(), 1);
+    let b = &scaled.burners[0];
+    assert!(b.initially_on && b.flips_ns.is_empty());
+    assert!((b.cores - 1.0).abs() < 1e-9 && b.shares == 1024 && b.quota.is_none());
+    let noisy = scale(&load("shared-noisy.toml"), &opts(60)).expect("scales");
+    let flips: usize = noisy.burners.iter().map(|b| b.flips_ns.len()).sum();
+    // Mean on and off periods of 2 s over 60 s: about 30 flips.
+    assert!((10..=60).contains(&flips), "{flips} flips");
+    // Weights: the standard-2x dyno has twice the standard-1x's shares.
+    let w: Vec<u64> = scaled.dynos.iter().map(|d| d.shares).collect();
+    assert_eq!(w, vec![1024, 2048]);
+}
+
+/// What cannot run for real is refused with a reason.
+#[test]
+fn mixed_shared_and_dedicated_is_refused_on_two_cpus() {
+    let text = r#"
+duration = "1m"
+[[app]]
+name = "a"
+[[app.process]]
+type = "web"
+size = "standard-1x"
+[app.workload]
+arrivals = { poisson = 1.0 }
+cpu = "10ms"
+[[app]]
+name = "b"
+[[app.process]]
+type = "web"
+size = "performance-m"
+[app.workload]
+arrivals = { poisson = 1.0 }
+cpu = "10ms"
+"#;
+    let s = Scenario::parse(text, "mixed.toml", "mixed", Path::new(".")).expect("valid");
+    let e = scale(&s, &opts(10)).expect_err("refused");
+    assert!(e.contains("separate scenarios"), "{e}");
+}
+
+/// `calibration = "..."` names a calibration file relative to the scenario's folder; `run`
+/// ignores it.
+#[test]
+fn scenario_names_its_calibration_file() {
+    let text = r#"
+duration = "1m"
+calibration = "machine/calibration.toml"
+[[app]]
+name = "a"
+[[app.process]]
+type = "web"
+size = "standard-1x"
+[app.workload]
+arrivals = { poisson = 1.0 }
+cpu = "10ms"
+"#;
+    let s = Scenario::parse(text, "c.toml", "c", Path::new("scenarios/validation")).expect("valid");
+    assert_eq!(
+        s.calibration.as_deref(),
+        Some(Path::new("scenarios/validation/machine/calibration.toml"))
+    );
+    let none = load("dedicated-mm1.toml");
+    assert!(none.calibration.is_none());
+}

@@ -1,0 +1,352 @@
+//! `dynosim validate` on the real executor: the spin burns the CPU time it is asked for, the
+//! load generator keeps an open-loop schedule under overload, a dedicated single-slot dyno
+//! matches the M/M/1 closed form and the simulation, and the CLI writes every file and says
+//! with its exit status whether the comparison is within the tolerances.
+//!
+//! They need root and cgroups (they skip with a reason otherwise, and fail under
+//! `DYNOSIM_REQUIRE_JAIL=1`, as CI sets). They run one at a time: they measure time on a
+//! 2-CPU machine.
+
+mod jail_support;
+
+use dynosim::scenario::Scenario;
+use dynosim::validate::app::SpinMode;
+use dynosim::validate::compare::{Tolerances, quantile};
+use dynosim::validate::plan::{ScaleOptions, Scaled, scale};
+use dynosim::validate::real::{self, RealOptions, RealRun};
+use dynosim::validate::{ValidateOptions, spin, validate};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn scenario(text: &str) -> Scenario {
+    Scenario::parse(text, "test.toml", "test", Path::new(".")).expect("valid scenario")
+}
+
+fn scaled(s: &Scenario) -> Scaled {
+    scale(
+        s,
+        &ScaleOptions {
+            point: 0,
+            duration: None,
+            cpus: spin::allowed_cpus(),
+            max_shared_dynos: 4,
+            network_rtt: Duration::ZERO,
+            contention: None,
+        },
+    )
+    .expect("scales")
+}
+
+fn real_run(s: &Scaled, drain: Duration) -> RealRun {
+    let cpus = s.dynos[0].cpus.clone();
+    let opts = RealOptions {
+        iters_per_s: spin::measure_speed_on(&cpus, Duration::from_millis(200)),
+        spin: SpinMode::Work,
+        drain,
+        cpu_period: Duration::from_millis(100),
+        probes: 20,
+        program: Some(PathBuf::from(jail_support::bin())),
+    };
+    let r = real::run(s, &opts, |m| eprintln!("{m}")).expect("real run");
+    assert_no_leftovers(std::process::id());
+    r
+}
+
+/// No cgroup of a dyno started by process `pid`, no app or burner process, no slug folder.
+fn assert_no_leftovers(pid: u32) {
+    let t0 = Instant::now();
+    loop {
+        let mut left = Vec::new();
+        for parent in jail_support::cgroup_parents() {
+            if let Ok(rd) = std::fs::read_dir(&parent) {
+                for e in rd.flatten() {
+                    let leaf = e.file_name().to_string_lossy().into_owned();
+                    if dynosim::exec::cgroup::owner_pid(&leaf) == Some(pid as i32) {
+                        left.push(e.path().display().to_string());
+                    }
+                }
+            }
+        }
+        let procs: Vec<i32> = jail_support::processes_with("/app/dynosim");
+        let slug = std::env::temp_dir().join(format!("dynosim-validate-{pid}-"));
+        let slugs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path().display().to_string())
+                    .filter(|p| p.starts_with(&*slug.to_string_lossy()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if left.is_empty() && procs.is_empty() && slugs.is_empty() {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "left behind: cgroups {left:?}, processes {procs:?}, folders {slugs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Isolated 20 ms requests on an idle dedicated CPU use 20 ms of CPU within a few percent.
+#[test]
+fn spin_burns_the_requested_cpu_time() {
+    require_jail!();
+    let _g = serial();
+    let s = scenario(
+        r#"
+duration = "3s"
+noise = "off"
+[[app]]
+name = "api"
+[[app.process]]
+type = "web"
+size = "performance-m"
+[app.workload]
+arrivals = { interval = "100ms" }
+cpu = "20ms"
+"#,
+    );
+    let sc = scaled(&s);
+    let run = real_run(&sc, Duration::from_secs(1));
+    let used: Vec<f64> = run
+        .outcomes
+        .iter()
+        .filter_map(|o| o.server.map(|t| t.cpu_used_ns as f64 / 20e6))
+        .collect();
+    assert!(used.len() >= 25, "{} answered", used.len());
+    let mean = used.iter().sum::<f64>() / used.len() as f64;
+    let mut sorted = used.clone();
+    sorted.sort_by(f64::total_cmp);
+    eprintln!(
+        "CPU used / requested: mean {mean:.4}, min {:.4}, max {:.4}",
+        sorted[0],
+        sorted[sorted.len() - 1]
+    );
+    assert!((mean - 1.0).abs() < 0.03, "mean ratio {mean}");
+    assert!(quantile(&sorted, 0.5) > 0.95 && quantile(&sorted, 0.5) < 1.05);
+}
+
+/// At three times the dyno's capacity the generator still sends every request on time: the
+/// backlog, and so the latency, grows linearly (a closed loop would keep it flat).
+#[test]
+fn open_loop_arrivals_keep_their_schedule_under_overload() {
+    require_jail!();
+    let _g = serial();
+    let s = scenario(
+        r#"
+duration = "2s"
+noise = "off"
+[[app]]
+name = "api"
+[[app.process]]
+type = "web"
+size = "performance-m"
+[app.workload]
+arrivals = { interval = "10ms" }
+cpu = "30ms"
+"#,
+    );
+    let sc = scaled(&s);
+    let run = real_run(&sc, Duration::from_secs(6));
+    let lags: Vec<f64> = run
+        .outcomes
+        .iter()
+        .zip(&sc.plan)
+        .map(|(o, p)| (o.sent_ns.saturating_sub(p.at_ns)) as f64 * 1e-6)
+        .collect();
+    let mut sorted = lags.clone();
+    sorted.sort_by(f64::total_cmp);
+    eprintln!(
+        "send lag: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        quantile(&sorted, 0.5),
+        quantile(&sorted, 0.99),
+        sorted[sorted.len() - 1]
+    );
+    assert_eq!(lags.len(), 199);
+    assert!(quantile(&sorted, 0.99) < 2.0, "p99 send lag");
+    assert!(sorted[sorted.len() - 1] < 20.0, "max send lag");
+    // Request k waits for k earlier ones: latency about 30 ms + k x 20 ms.
+    let lat = |k: usize| {
+        run.outcomes[k]
+            .done_ns
+            .map(|d| (d - sc.plan[k].at_ns) as f64 * 1e-6)
+    };
+    let (first, late) = (lat(0).expect("first answered"), lat(150).expect("answered"));
+    eprintln!("latency of request 0: {first:.1} ms, of request 150: {late:.1} ms");
+    assert!(first < 60.0, "{first}");
+    assert!(late > 2500.0 && late < 3800.0, "{late}");
+}
+
+/// One dedicated dyno, one slot: M/M/1 at rho = 0.5. The real mean latency matches the closed
+/// form 1/(mu - lambda) and the (paired) simulation; p50 and p99 within the default tolerances.
+#[test]
+fn dedicated_single_slot_dyno_is_mm1() {
+    require_jail!();
+    let _g = serial();
+    let s = scenario(
+        r#"
+name = "mm1"
+seed = 3
+duration = "20s"
+warmup = "1s"
+noise = "off"
+[[app]]
+name = "api"
+[[app.process]]
+type = "web"
+size = "performance-m"
+concurrency = 1
+[app.workload]
+arrivals = { poisson = 50.0 }
+cpu = { exponential = "10ms" }
+"#,
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let opts = ValidateOptions {
+        out: out.path().to_path_buf(),
+        duration: None,
+        point: 0,
+        tolerances: Tolerances::default(),
+        calibration: None,
+        spin: SpinMode::Work,
+        max_shared_dynos: 4,
+        max_steal: 0.05,
+        program: Some(PathBuf::from(jail_support::bin())),
+    };
+    let v = validate(&s, &opts, |m| eprintln!("{m}")).expect("validate runs");
+    assert_no_leftovers(std::process::id());
+    let r = &v.rows[0];
+    let theory = 1.0 / (100.0 - 50.0) * 1e3;
+    eprintln!(
+        "mean: real {:.2} ms, simulated {:.2} ms, M/M/1 {theory:.2} ms; p50 {:.2}/{:.2}, p99 {:.2}/{:.2}; steal {:.3}%",
+        r.real[3],
+        r.sim[3],
+        r.real[0],
+        r.sim[0],
+        r.real[2],
+        r.sim[2],
+        v.steal * 100.0
+    );
+    assert!(r.n_real > 800, "{} requests", r.n_real);
+    assert!(
+        (r.real[3] / theory - 1.0).abs() < 0.15,
+        "real mean vs M/M/1"
+    );
+    assert!(
+        (r.sim[3] / theory - 1.0).abs() < 0.15,
+        "simulated mean vs M/M/1"
+    );
+    assert!(r.error(3).abs() < 0.10, "real vs simulated mean");
+    assert!(
+        r.pass,
+        "p50 error {:.3}, p99 error {:.3}",
+        r.error(0),
+        r.error(2)
+    );
+}
+
+fn csv_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut rd = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let h = rd
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = rd
+        .records()
+        .map(|r| r.expect("row").iter().map(String::from).collect())
+        .collect();
+    (h, rows)
+}
+
+fn col(h: &[String], name: &str) -> usize {
+    h.iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+}
+
+/// `dynosim validate` writes both runs in the usual schema plus the comparison, the CDF points
+/// and the steal; its exit status is 3 for an impossible tolerance and 0 for a generous one;
+/// the comparison agrees with the raw real-run requests.
+#[test]
+fn validate_cli_writes_everything_and_exit_status_follows_tolerances() {
+    require_jail!();
+    let _g = serial();
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = |extra: &[&str]| {
+        let child = Command::new(jail_support::bin())
+            .args([
+                "validate",
+                "scenarios/validation/dedicated-mm1.toml",
+                "--duration",
+                "6s",
+                "--out",
+            ])
+            .arg(out.path())
+            .args(extra)
+            .output()
+            .expect("run dynosim validate");
+        eprintln!("{}", String::from_utf8_lossy(&child.stderr));
+        eprintln!("{}", String::from_utf8_lossy(&child.stdout));
+        child
+    };
+    let strict = run(&["--tol-p50", "0", "--tol-p99", "0"]);
+    assert_eq!(strict.status.code(), Some(3), "impossible tolerance");
+    let base = out.path().join("validation");
+    for dir in ["real", "sim"] {
+        for f in [
+            "summary.csv",
+            "windows.csv",
+            "dynos.csv",
+            "instances.csv",
+            "events.csv",
+            "tiers.csv",
+            "requests.csv",
+            "manifest.json",
+        ] {
+            let p = base.join(dir).join(f);
+            assert!(p.is_file(), "{} missing", p.display());
+        }
+        // The same columns in both runs: the real run uses the usual schema.
+        let (h, _) = csv_rows(&base.join(dir).join("summary.csv"));
+        assert_eq!(h[0], "scenario");
+    }
+    assert_eq!(
+        csv_rows(&base.join("real/requests.csv")).0,
+        csv_rows(&base.join("sim/requests.csv")).0
+    );
+    for f in ["comparison.csv", "cdf.csv", "steal.csv"] {
+        assert!(base.join(f).is_file(), "{f} missing");
+    }
+    // comparison.csv against the raw requests.
+    let (h, rows) = csv_rows(&base.join("comparison.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][col(&h, "within_tolerance")], "false");
+    let (rh, reqs) = csv_rows(&base.join("real/requests.csv"));
+    let mut lat: Vec<f64> = reqs
+        .iter()
+        .filter(|r| r[col(&rh, "status")] == "ok")
+        .map(|r| r[col(&rh, "latency_ms")].parse().expect("number"))
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let p50: f64 = rows[0][col(&h, "p50_real_ms")].parse().expect("number");
+    assert!((p50 - quantile(&lat, 0.5)).abs() < 1e-3, "{p50}");
+    assert_eq!(
+        rows[0][col(&h, "requests_real")],
+        lat.len().to_string(),
+        "requests counted"
+    );
+    let generous = run(&["--tol-p50", "1000%", "--tol-p99", "1000%"]);
+    assert_eq!(generous.status.code(), Some(0), "generous tolerance");
+    assert!(String::from_utf8_lossy(&generous.stdout).contains("steal during the real run"));
+}
