@@ -586,15 +586,7 @@ fn build_root(p: &Prepared) -> StepResult {
         .map(|s| format!("size={s},"))
         .unwrap_or_default();
     let shm = dev.join("shm");
-    io_step("mount /dev/shm", &shm, fs::create_dir(&shm))?;
-    mnt(
-        "mount /dev/shm",
-        Some("tmpfs"),
-        &shm,
-        Some("tmpfs"),
-        nosuid,
-        Some(&format!("{size}mode=1777")),
-    )?;
+    fresh_tmpfs("mount /dev/shm", &shm, nosuid, &size, "1777")?;
     let pts = dev.join("pts");
     io_step("mount /dev/pts", &pts, fs::create_dir(&pts))?;
     // Optional: terminals inside the dyno (script, ssh-like tools). Not every kernel allows it.
@@ -608,15 +600,7 @@ fn build_root(p: &Prepared) -> StepResult {
 
     // /app: the slug, writable by the dyno, fresh at every start.
     let app = root.join("app");
-    io_step("mount /app", &app, fs::create_dir(&app))?;
-    mnt(
-        "mount /app",
-        Some("tmpfs"),
-        &app,
-        Some("tmpfs"),
-        nosuid,
-        Some(&format!("{size}mode=0755")),
-    )?;
+    fresh_tmpfs("mount /app", &app, nosuid, &size, "0755")?;
     if let Some(fd) = p.slug_fd {
         let src = PathBuf::from(format!("/proc/self/fd/{fd}"));
         copy_tree(&src, &app, Path::new(""))?;
@@ -629,15 +613,7 @@ fn build_root(p: &Prepared) -> StepResult {
         std::os::unix::fs::lchown(&app, Some(DYNO_UID), Some(DYNO_UID)),
     )?;
     let tmp = root.join("tmp");
-    io_step("mount /tmp", &tmp, fs::create_dir(&tmp))?;
-    mnt(
-        "mount /tmp",
-        Some("tmpfs"),
-        &tmp,
-        Some("tmpfs"),
-        nosuid,
-        Some(&format!("{size}mode=1777")),
-    )?;
+    fresh_tmpfs("mount /tmp", &tmp, nosuid, &size, "1777")?;
 
     // A fresh /proc for the new pid namespace. It must be mounted before the host's /proc is
     // detached: the kernel only allows proc in a user namespace while a full proc is visible.
@@ -885,4 +861,23 @@ fn resolve(arg0: &CString) -> Option<CString> {
         }
     }
     None
+}
+
+/// Create `dir` and mount a fresh tmpfs on it (the dyno's writable places).
+fn fresh_tmpfs(
+    step: &str,
+    dir: &Path,
+    flags: MsFlags,
+    size: &str,
+    mode: &str,
+) -> Result<(), (String, String)> {
+    io_step(step, dir, fs::create_dir(dir))?;
+    mnt(
+        step,
+        Some("tmpfs"),
+        dir,
+        Some("tmpfs"),
+        flags,
+        Some(&format!("{size}mode={mode}")),
+    )
 }
