@@ -34,12 +34,7 @@ pub(crate) struct Host {
 }
 
 impl Host {
-    pub fn new(
-        instance: Instance,
-        index: usize,
-        noise: Option<&NoiseSpec>,
-        seeds: SeedTree,
-    ) -> Host {
+    pub fn new(instance: Instance, noise: Option<&NoiseSpec>, seeds: SeedTree) -> Host {
         let shared = instance.shared();
         let cores = f64::from(instance.kind.vcpus);
         // Streams are named by the instance, so a host's noise never depends on other hosts.
@@ -56,10 +51,10 @@ impl Host {
             Some(n) if shared => (n.contention, n.max_slowdown),
             _ => (0.0, 1.0),
         };
-        let _ = index;
         Host {
             cores,
-            dynos: instance.dynos.iter().map(|&d| d as u32).collect(),
+            // Filled with incarnations as they start (they come and go).
+            dynos: Vec::new(),
             instance,
             neighbours,
             drift,

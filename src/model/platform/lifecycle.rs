@@ -191,7 +191,7 @@ impl<O: RequestObserver> Platform<O> {
                     self.fail(i, Status::H13, now, sched)
                 }
                 Phase::Abandoned => {
-                    self.release_router_slot_pub(i, sched);
+                    self.release_router_slot(i, sched);
                     self.release(i)
                 }
                 // In transit: re-routed on arrival. Late: the response already left.

@@ -450,16 +450,11 @@ impl<O: RequestObserver> Platform<O> {
                 apps[a].plan = add_plan(&mut plans, &first_proc, &w.cpu, &w.wait, &w.calls);
             }
         }
-        let mut hosts: Vec<Host> = placement
+        let hosts: Vec<Host> = placement
             .instances
             .into_iter()
-            .enumerate()
-            .map(|(i, inst)| Host::new(inst, i, cfg.noise.as_ref(), seeds))
+            .map(|inst| Host::new(inst, cfg.noise.as_ref(), seeds))
             .collect();
-        // Hosts list incarnations, which come and go; start empty.
-        for h in &mut hosts {
-            h.dynos.clear();
-        }
         Ok(Platform {
             cfg,
             apps,

@@ -379,13 +379,8 @@ impl<O: RequestObserver> Platform<O> {
         }
     }
 
-    /// See [`release_router_slot`](Self::release_router_slot); for the lifecycle module.
-    pub(super) fn release_router_slot_pub(&mut self, req: u32, sched: &mut Scheduler<Event>) {
-        self.release_router_slot(req, sched)
-    }
-
     /// Give back the router slot `req` holds on its dyno, and let that router's backlog move.
-    fn release_router_slot(&mut self, req: u32, sched: &mut Scheduler<Event>) {
+    pub(super) fn release_router_slot(&mut self, req: u32, sched: &mut Scheduler<Event>) {
         let r = &mut self.reqs[req as usize];
         if !r.router_slot {
             return;

@@ -3,9 +3,7 @@
 use super::{Phase, Platform, RequestObserver};
 use crate::engine::SimTime;
 use crate::model::dyno::State;
-use crate::model::metrics::{
-    DynoResult, InstanceResult, JobResult, ProcessResult, Status, WindowRow, cov,
-};
+use crate::model::metrics::{DynoResult, InstanceResult, JobResult, ProcessResult, WindowRow, cov};
 use crate::model::placement::PoolKey;
 
 impl<O: RequestObserver> Platform<O> {
@@ -202,7 +200,6 @@ impl<O: RequestObserver> Platform<O> {
                 }
             })
             .collect();
-        let _ = Status::Ok;
         JobResult {
             processes,
             dynos,
