@@ -5,7 +5,7 @@ use crate::model::{JobResult, NoRequests, Profile, run_job, run_job_with};
 use crate::output::merge::write_tier_parts_file;
 use crate::output::plot::draw_all;
 use crate::output::{
-    JobRows, OutputError, RequestCsv, StagingDir, Tables, tier_parts, write_tier_parts,
+    JobCsv, JobRows, OutputError, StagingDir, Streams, Tables, tier_parts, write_tier_parts,
 };
 use crate::scenario::{Job, Scenario};
 use crate::shard::Shard;
@@ -166,6 +166,11 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
         None
     };
     let done_jobs = AtomicU64::new(0);
+    // Row-level tables go to part files as the jobs produce them (memory stays flat).
+    let streams = Streams {
+        requests: opts.requests,
+        rows: true,
+    };
 
     let results: Vec<Result<(JobResult, f64), RunError>> = pool.install(|| {
         all.par_iter()
@@ -186,15 +191,10 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
                     }
                 };
                 let job_started = Instant::now();
-                let result = if opts.requests {
-                    let mut obs = RequestCsv::create(staged[*si].path(), s, job)?;
-                    let r = run_job_with(cfg, job.seeds, &mut obs, progress, opts.profile);
-                    obs.finish()?;
-                    r.map_err(|e| RunError::Placement(e.message))?
-                } else {
-                    run_job_with(cfg, job.seeds, NoRequests, progress, opts.profile)
-                        .map_err(|e| RunError::Placement(e.message))?
-                };
+                let mut obs = JobCsv::create(staged[*si].path(), s, job, streams)?;
+                let result = run_job_with(cfg, job.seeds, &mut obs, progress, opts.profile);
+                obs.finish()?;
+                let result = result.map_err(|e| RunError::Placement(e.message))?;
                 if let Some(b) = &bar {
                     let total_ms = cfg.duration.as_nanos() / 1_000_000;
                     b.inc(total_ms.saturating_sub(reported_ms));
@@ -241,7 +241,7 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
         per_scenario[*si].push((*job, r));
     }
     for ((s, stage), jobs) in scenarios.iter().zip(staged).zip(per_scenario) {
-        let mut tables = Tables::create(stage.path(), s)?;
+        let mut tables = Tables::create_streamed(stage.path(), s)?;
         for (job, result) in &jobs {
             tables.write(&JobRows {
                 scenario: s,
@@ -252,10 +252,8 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
         tables.finish()?;
         let parts: Vec<_> = jobs.iter().flat_map(|(j, r)| tier_parts(j, r)).collect();
         write_tier_parts(stage.path(), &s.name, &parts)?;
-        if opts.requests {
-            let job_list: Vec<Job> = jobs.iter().map(|(j, _)| *j).collect();
-            RequestCsv::join(stage.path(), s, &job_list)?;
-        }
+        let job_list: Vec<Job> = jobs.iter().map(|(j, _)| *j).collect();
+        JobCsv::join(stage.path(), s, &job_list, streams)?;
         // A shard saves what tiers.csv pools, for `dynosim merge`; plots wait for the merge.
         // Otherwise plots go into the staging folder, so they appear with the CSVs; a plot that
         // fails is a warning, never a reason to lose the CSVs.

@@ -3,7 +3,10 @@
 
 mod common;
 use common::*;
-use dynosim::model::Status;
+use dynosim::engine::Control;
+use dynosim::model::{
+    LifecycleEvent, NoRequests, RequestObserver, RequestRecord, Status, WindowRow, run_job,
+};
 
 const OVERLOAD: &str = r#"
 seed = 21
@@ -311,4 +314,113 @@ cpu = { exponential = "40ms" }
         "shop changed when blog was added"
     );
     assert_eq!(b[0].processes.len(), 2);
+}
+
+/// An observer that takes the window rows and events, noting for each row the latest request
+/// arrival seen so far: rows must come while the run goes on, not at its end.
+#[derive(Default)]
+struct Streamed {
+    latest_arrival_ns: u64,
+    windows: Vec<(u64, WindowRow)>,
+    events: Vec<LifecycleEvent>,
+}
+
+impl RequestObserver for Streamed {
+    fn on_request(&mut self, r: &RequestRecord) {
+        self.latest_arrival_ns = self.latest_arrival_ns.max(r.arrival_ns);
+    }
+    fn on_window(&mut self, row: WindowRow) -> Option<WindowRow> {
+        self.windows.push((self.latest_arrival_ns, row));
+        None
+    }
+    fn on_lifecycle(&mut self, e: LifecycleEvent) -> Option<LifecycleEvent> {
+        self.events.push(e);
+        None
+    }
+}
+
+#[test]
+fn windows_and_events_stream_out_as_the_run_goes() {
+    // 3 h, 1-min windows, two processes (a worker with no workload still has rows), restarts.
+    let s = scenario(
+        r#"
+seed = 11
+duration = "3h"
+warmup = "5m"
+[[app]]
+name = "a"
+deploys = ["1h", "2h"]
+[[app.process]]
+type = "web"
+size = "standard-1x"
+count = 2
+[[app.process]]
+type = "worker"
+size = "standard-1x"
+[app.workload]
+arrivals = { poisson = 20.0 }
+cpu = { exponential = "10ms" }
+"#,
+    );
+    let job = s.jobs()[0];
+    let cfg = &s.points[0].config;
+    let collected =
+        run_job(cfg, job.seeds, NoRequests, |_, _| Control::Continue).expect("placeable");
+    let mut obs = Streamed::default();
+    let streamed = run_job(cfg, job.seeds, &mut obs, |_, _| Control::Continue).expect("placeable");
+    // Taken rows leave the result; the same rows, in the same order, reach the observer.
+    assert!(streamed.windows.is_empty() && streamed.lifecycle.is_empty());
+    // (Compared as text: NaN quantiles of empty windows are not equal to themselves.)
+    let text = |x: &dyn std::fmt::Debug| format!("{x:?}");
+    let rows: Vec<WindowRow> = obs.windows.iter().map(|(_, w)| w.clone()).collect();
+    assert!(
+        text(&rows) == text(&collected.windows),
+        "streamed windows differ"
+    );
+    assert!(!obs.events.is_empty(), "the deploys restart the dynos");
+    assert!(
+        text(&obs.events) == text(&collected.lifecycle),
+        "streamed events differ"
+    );
+    assert!(
+        text(&streamed.processes) == text(&collected.processes),
+        "results differ"
+    );
+    // 175 counted windows per process (3 h minus the 5 min warmup), time order then process.
+    assert_eq!(rows.len(), 2 * 175);
+    for pair in rows.chunks(2) {
+        assert_eq!((pair[0].process, pair[1].process), (0, 1));
+        assert_eq!(pair[0].window_start_s, pair[1].window_start_s);
+    }
+    assert!(
+        rows.windows(3)
+            .all(|w| w[0].window_start_s <= w[2].window_start_s)
+    );
+    // A window is written about 12 min 15 s after it ends, long before the run ends: memory
+    // holds only the windows of the last quarter hour, however long the run.
+    let lag_ns = 735e9;
+    for (seen, row) in &obs.windows {
+        let end_ns = (row.window_start_s + 60.0) * 1e9;
+        if end_ns + lag_ns < 3.0 * 3600e9 - 60e9 {
+            assert!(
+                (*seen as f64) < end_ns + lag_ns + 60e9,
+                "window {} written only after {} s",
+                row.window_start_s,
+                *seen as f64 * 1e-9
+            );
+        }
+    }
+    let early = obs
+        .windows
+        .iter()
+        .filter(|(seen, _)| *seen < 2 * 3600 * 1_000_000_000)
+        .count();
+    assert!(
+        early > 2 * 100,
+        "only {early} rows written in the first 2 h"
+    );
+    // Rows written on closing keep the invariant too.
+    for w in &rows {
+        assert_eq!(w.requests, w.completed + w.errors + w.in_flight);
+    }
 }

@@ -236,10 +236,8 @@ pub(crate) struct WindowAcc {
     pub errors: u64,
     sum_ns: f64,
     max_ns: u64,
-    /// Boxed: most windows of a long run are closed, and an empty slot costs one pointer.
+    /// Boxed and created on first use: a window without completions costs one pointer.
     hist: Option<Box<Histogram<u32>>>,
-    /// p50, p90, p99 in ms once the window is closed and its histogram dropped.
-    closed: Option<Box<[f64; 3]>>,
 }
 
 impl WindowAcc {
@@ -248,10 +246,6 @@ impl WindowAcc {
         self.completed += 1;
         self.sum_ns += latency_ns as f64;
         self.max_ns = self.max_ns.max(latency_ns);
-        if self.closed.is_some() {
-            // A very late outcome: counted, but the quantiles are already fixed.
-            return;
-        }
         let h = self.hist.get_or_insert_with(|| {
             Box::new(Histogram::new(2).expect("2 significant digits is a valid precision"))
         });
@@ -259,22 +253,11 @@ impl WindowAcc {
     }
 
     fn quantiles(&self) -> [f64; 3] {
-        if let Some(q) = &self.closed {
-            return **q;
-        }
         let q = |p: f64| match &self.hist {
             Some(h) if self.completed > 0 => h.value_at_quantile(p).min(self.max_ns) as f64 * 1e-6,
             _ => f64::NAN,
         };
         [q(0.5), q(0.9), q(0.99)]
-    }
-
-    /// Fix the quantiles and free the histogram: memory stays flat however long the run.
-    pub fn close(&mut self) {
-        if self.closed.is_none() {
-            self.closed = Some(Box::new(self.quantiles()));
-            self.hist = None;
-        }
     }
 
     pub fn row(&self, app: usize, process: usize, start_s: f64, in_flight: u64) -> WindowRow {
@@ -296,6 +279,35 @@ impl WindowAcc {
             p90_ms,
             p99_ms,
         }
+    }
+}
+
+/// The time windows of one process. Only windows that outcomes can still reach are kept: a
+/// window is taken out (and written) once it closes, so memory does not grow with the length
+/// of the run.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Windows {
+    /// Index of `open[0]` among the run's windows.
+    base: usize,
+    open: std::collections::VecDeque<WindowAcc>,
+}
+
+impl Windows {
+    /// Window `w`, created on first use; `None` once it has been taken out (a very late
+    /// outcome: the process totals count it, the window row does not).
+    #[inline]
+    pub fn get_mut(&mut self, w: usize) -> Option<&mut WindowAcc> {
+        let k = w.checked_sub(self.base)?;
+        if k >= self.open.len() {
+            self.open.resize_with(k + 1, WindowAcc::default);
+        }
+        self.open.get_mut(k)
+    }
+
+    /// Take out the oldest window (empty if nothing reached it).
+    pub fn take_front(&mut self) -> WindowAcc {
+        self.base += 1;
+        self.open.pop_front().unwrap_or_default()
     }
 }
 
@@ -351,6 +363,9 @@ pub struct ProcessResult {
     /// windows that completed requests (NaN with fewer than 2 such windows).
     pub window_cov_p50: f64,
     pub window_cov_p99: f64,
+    /// p50 and p99 (ms) of those windows, in time order: tiers.csv pools them across jobs.
+    pub window_p50_ms: Vec<f64>,
+    pub window_p99_ms: Vec<f64>,
     /// Monthly list price of the formation.
     pub cost_usd_month: f64,
     /// Restarts of its dynos (all causes), files and bytes lost with them.

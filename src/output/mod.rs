@@ -8,6 +8,6 @@ mod tables;
 
 pub use atomic::{OutputError, StagingDir};
 pub use tables::{
-    JobRows, RequestCsv, Tables, TierPart, catalog_csv, catalog_json, catalog_table, fmt_f64,
+    JobCsv, JobRows, Streams, Tables, TierPart, catalog_csv, catalog_json, catalog_table, fmt_f64,
     tier_parts, write_atomic, write_tier_parts, write_tiers,
 };

@@ -245,8 +245,8 @@ struct Data {
     cats: Vec<Cat>,
     /// Monthly cost of each point's whole formation (every process, replication 0).
     point_cost: Vec<f64>,
-    windows: Option<Table>,
-    events: Option<Table>,
+    /// p99 over time and the marked lifecycle events, from windows.csv and events.csv.
+    timeline: Result<Timeline, String>,
 }
 
 impl Data {
@@ -352,8 +352,7 @@ impl Data {
             replications: reps.len(),
             cats,
             point_cost,
-            windows: Table::read(dir, "windows.csv")?,
-            events: Table::read(dir, "events.csv")?,
+            timeline: Timeline::read(dir),
         };
         data.label_cats();
         Ok(data)
@@ -1227,71 +1226,207 @@ struct Panel {
     events: Vec<(f64, &'static str)>,
 }
 
+/// A series key: (point, app, process), replication 0.
+type SeriesKey = (usize, String, String);
+
+/// What the time figure needs of windows.csv and events.csv, read in one streaming pass each
+/// and thinned to at most [`TIME_BUCKETS`] points per series, so that drawing a long run costs
+/// no more memory than drawing a short one.
+struct Timeline {
+    /// Start of the last window, s.
+    t_end: f64,
+    /// Per series, (window start s, p99 ms): the highest p99 of each time bucket, at the start
+    /// of the bucket's first window (the highest, so that a thinned line keeps its spikes).
+    series: BTreeMap<SeriesKey, Vec<(f64, f64)>>,
+    /// Per series, marked events (time s, kind), at most one per kind and bucket.
+    events: BTreeMap<SeriesKey, Vec<(f64, &'static str)>>,
+    /// Windows per bucket when thinned (> 1), else 1.
+    windows_per_point: usize,
+}
+
+/// Points per series at most: about one per pixel column of the figure.
+const TIME_BUCKETS: f64 = 1200.0;
+
+/// Stream the rows of `dir/name` to `each`, with the header for column lookups.
+fn scan_csv(
+    dir: &Path,
+    name: &str,
+    mut each: impl FnMut(&csv::StringRecord) -> Result<(), String>,
+) -> Result<Option<Vec<String>>, String> {
+    let path = dir.join(name);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let e = |e: csv::Error| format!("{}: {e}", path.display());
+    let mut r = csv::Reader::from_path(&path).map_err(e)?;
+    let header: Vec<String> = r.headers().map_err(e)?.iter().map(str::to_string).collect();
+    let mut rec = csv::StringRecord::new();
+    while r.read_record(&mut rec).map_err(e)? {
+        each(&rec)?;
+    }
+    Ok(Some(header))
+}
+
+fn header_cols<const N: usize>(
+    file: &str,
+    header: &[String],
+    names: [&str; N],
+) -> Result<[usize; N], String> {
+    let mut out = [0; N];
+    for (o, n) in out.iter_mut().zip(names) {
+        *o = header
+            .iter()
+            .position(|h| h == n)
+            .ok_or_else(|| format!("{file} has no `{n}` column"))?;
+    }
+    Ok(out)
+}
+
+/// The header of a CSV file (first line), for column positions before streaming.
+fn read_header(dir: &Path, name: &str) -> Result<Option<Vec<String>>, String> {
+    let path = dir.join(name);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let e = |e: csv::Error| format!("{}: {e}", path.display());
+    let mut r = csv::Reader::from_path(&path).map_err(e)?;
+    Ok(Some(
+        r.headers().map_err(e)?.iter().map(str::to_string).collect(),
+    ))
+}
+
+impl Timeline {
+    fn read(dir: &Path) -> Result<Timeline, String> {
+        let header = read_header(dir, "windows.csv")?.ok_or("windows.csv is missing")?;
+        let [cp, cr, ca, cpr, ct, c99, cdone] = header_cols(
+            "windows.csv",
+            &header,
+            [
+                "point",
+                "replication",
+                "app",
+                "process",
+                "window_start_s",
+                "p99_ms",
+                "completed",
+            ],
+        )?;
+        // Pass 1: the time span and the window length, to size the buckets.
+        let (mut t_end, mut step) = (0.0f64, f64::INFINITY);
+        let mut last: Option<f64> = None;
+        scan_csv(dir, "windows.csv", |r| {
+            let t = num(r, ct);
+            if t.is_finite() {
+                t_end = t_end.max(t);
+                if let Some(l) = last.filter(|l| t > *l) {
+                    step = step.min(t - l);
+                }
+                last = Some(t);
+            }
+            Ok(())
+        })?;
+        let bucket = (t_end / TIME_BUCKETS).max(if step.is_finite() { step } else { 0.0 });
+        let bucket_of = |t: f64| {
+            if bucket > 0.0 {
+                (t / bucket).floor() as i64
+            } else {
+                0
+            }
+        };
+        // Pass 2: per series, the highest p99 per bucket (rows of one job are in time order).
+        let mut series: BTreeMap<SeriesKey, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut per_point = 1usize;
+        let mut run = (None::<SeriesKey>, i64::MIN, 0usize);
+        scan_csv(dir, "windows.csv", |r| {
+            if r.get(cr) != Some("0") || num(r, cdone) <= 0.0 {
+                return Ok(());
+            }
+            let Some(point) = r.get(cp).and_then(|p| p.parse::<usize>().ok()) else {
+                return Ok(());
+            };
+            let (t, y) = (num(r, ct), num(r, c99));
+            if !(y.is_finite() && y > 0.0) {
+                return Ok(());
+            }
+            let key = (point, text(r, ca), text(r, cpr));
+            let b = bucket_of(t);
+            let points = series.entry(key.clone()).or_default();
+            let same = run.0.as_ref() == Some(&key) && run.1 == b;
+            match points.last_mut() {
+                Some(last) if same => {
+                    last.1 = last.1.max(y);
+                    run.2 += 1;
+                    per_point = per_point.max(run.2);
+                }
+                _ => {
+                    points.push((t, y));
+                    run = (Some(key), b, 1);
+                }
+            }
+            Ok(())
+        })?;
+        let mut events: BTreeMap<SeriesKey, Vec<(f64, &'static str)>> = BTreeMap::new();
+        if let Some(header) = read_header(dir, "events.csv")? {
+            let [ep, er, ea, epr, et, ek] = header_cols(
+                "events.csv",
+                &header,
+                ["point", "replication", "app", "process", "time_s", "event"],
+            )?;
+            scan_csv(dir, "events.csv", |r| {
+                if r.get(er) != Some("0") {
+                    return Ok(());
+                }
+                let Some(point) = r.get(ep).and_then(|p| p.parse::<usize>().ok()) else {
+                    return Ok(());
+                };
+                let kind = r.get(ek).unwrap_or("");
+                if let Some((k, _)) = MARKED_EVENTS.iter().find(|(k, _)| *k == kind) {
+                    let t = num(r, et);
+                    let marks = events
+                        .entry((point, text(r, ea), text(r, epr)))
+                        .or_default();
+                    // One mark per kind and bucket: more would draw over each other anyway.
+                    if !marks
+                        .iter()
+                        .rev()
+                        .take(8)
+                        .any(|(u, kk)| kk == k && bucket_of(*u) == bucket_of(t))
+                    {
+                        marks.push((t, k));
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(Timeline {
+            t_end,
+            series,
+            events,
+            windows_per_point: per_point,
+        })
+    }
+}
+
 impl TimeFigure<'_> {
     fn panels(&self) -> Result<(Vec<Panel>, f64, &'static str), String> {
+        let tl = self.0.timeline.as_ref().map_err(|e| e.clone())?;
         let d = self.0;
-        let Some(w) = &d.windows else {
-            return Err("windows.csv is missing".into());
-        };
-        let (cp, cr, ca, cpr, ct, c99, cdone) = (
-            w.col("point")?,
-            w.col("replication")?,
-            w.col("app")?,
-            w.col("process")?,
-            w.col("window_start_s")?,
-            w.col("p99_ms")?,
-            w.col("completed")?,
-        );
-        let t_end = w.rows.iter().map(|r| num(r, ct)).fold(0.0, f64::max);
+        let t_end = tl.t_end;
         let (scale, unit) = if t_end > 3.0 * 3600.0 {
             (3600.0, "h")
         } else {
             (60.0, "min")
         };
-        // Series per formation (replication 0), keyed like the categories.
-        let mut series: BTreeMap<(usize, String, String), Vec<(f64, f64)>> = BTreeMap::new();
-        for r in &w.rows {
-            if text(r, cr) != "0" || num(r, cdone) <= 0.0 {
-                continue;
-            }
-            let Some(point) = r.get(cp).and_then(|p| p.parse::<usize>().ok()) else {
-                continue;
-            };
-            let y = num(r, c99);
-            if y.is_finite() && y > 0.0 {
-                series
-                    .entry((point, text(r, ca), text(r, cpr)))
-                    .or_default()
-                    .push((num(r, ct) / scale, y));
-            }
-        }
-        type Marks = Vec<(f64, &'static str)>;
-        let mut events: BTreeMap<(usize, String, String), Marks> = BTreeMap::new();
-        if let Some(e) = &d.events {
-            let (ep, er, ea, epr, et, ek) = (
-                e.col("point")?,
-                e.col("replication")?,
-                e.col("app")?,
-                e.col("process")?,
-                e.col("time_s")?,
-                e.col("event")?,
-            );
-            for r in &e.rows {
-                if text(r, er) != "0" {
-                    continue;
-                }
-                let Some(point) = r.get(ep).and_then(|p| p.parse::<usize>().ok()) else {
-                    continue;
-                };
-                let kind = text(r, ek);
-                if let Some((k, _)) = MARKED_EVENTS.iter().find(|(k, _)| *k == kind) {
-                    events
-                        .entry((point, text(r, ea), text(r, epr)))
-                        .or_default()
-                        .push((num(r, et) / scale, k));
-                }
-            }
-        }
+        let scaled = |v: &Vec<(f64, f64)>| -> Vec<(f64, f64)> {
+            v.iter().map(|&(t, y)| (t / scale, y)).collect()
+        };
+        let series: BTreeMap<&SeriesKey, Vec<(f64, f64)>> =
+            tl.series.iter().map(|(k, v)| (k, scaled(v))).collect();
+        let events: BTreeMap<&SeriesKey, Vec<(f64, &'static str)>> = tl
+            .events
+            .iter()
+            .map(|(k, v)| (k, v.iter().map(|&(t, e)| (t / scale, e)).collect()))
+            .collect();
         let mut panels: Vec<Panel> = Vec::new();
         for c in &d.cats {
             let key = (c.point, c.app.clone(), c.process.clone());
@@ -1335,8 +1470,17 @@ impl Figure for TimeFigure<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let d = self.0;
+        let thinned = match &d.timeline {
+            Ok(t) if t.windows_per_point > 1 => {
+                format!(
+                    ", highest of up to {} windows per point",
+                    t.windows_per_point
+                )
+            }
+            _ => String::new(),
+        };
         let title = format!(
-            "p99 latency per window over time — {} (replication 0)",
+            "p99 latency per window over time — {} (replication 0{thinned})",
             d.scenario
         );
         let (panels, t_end, unit) = self.panels()?;

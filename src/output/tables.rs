@@ -1,7 +1,9 @@
 //! The CSV tables (docs/csv.md describes every column) and the catalog listings.
 
 use super::atomic::OutputError;
-use crate::model::{Catalog, JobResult, RequestObserver, RequestRecord, cov};
+use crate::model::{
+    Catalog, JobResult, LifecycleEvent, RequestObserver, RequestRecord, WindowRow, cov,
+};
 use crate::scenario::{Job, Scenario};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -59,13 +61,15 @@ fn key_cells(s: &Scenario, job: &Job) -> Vec<String> {
     c
 }
 
-/// summary.csv, windows.csv, dynos.csv and instances.csv of one output folder, in job order.
+/// summary.csv, dynos.csv and instances.csv of one output folder, in job order, and
+/// windows.csv and events.csv when the jobs' rows were collected in memory (without, they are
+/// streamed by [`JobCsv`] and joined).
 pub struct Tables {
     summary: (Csv, PathBuf),
-    windows: (Csv, PathBuf),
     dynos: (Csv, PathBuf),
     instances: (Csv, PathBuf),
-    events: (Csv, PathBuf),
+    windows: Option<(Csv, PathBuf)>,
+    events: Option<(Csv, PathBuf)>,
 }
 
 pub const EVENT_COLUMNS: &[&str] = &[
@@ -240,31 +244,35 @@ fn flush(w: &mut Csv, path: &Path) -> Result<(), OutputError> {
 }
 
 impl Tables {
-    /// Create the files with their headers in `dir`.
+    /// Create all five files with their headers in `dir`, for results whose windows and events
+    /// were collected in memory.
     pub fn create(dir: &Path, scenario: &Scenario) -> Result<Tables, OutputError> {
-        let mut t = Tables {
-            summary: open(dir, "summary.csv")?,
-            windows: open(dir, "windows.csv")?,
-            dynos: open(dir, "dynos.csv")?,
-            instances: open(dir, "instances.csv")?,
-            events: open(dir, "events.csv")?,
-        };
-        let keys = key_header(scenario);
-        for (w, cols) in [
-            (&mut t.summary, SUMMARY_COLUMNS),
-            (&mut t.windows, WINDOW_COLUMNS),
-            (&mut t.dynos, DYNO_COLUMNS),
-            (&mut t.instances, INSTANCE_COLUMNS),
-            (&mut t.events, EVENT_COLUMNS),
-        ] {
-            let header: Vec<String> = keys
-                .iter()
-                .cloned()
-                .chain(cols.iter().map(|c| c.to_string()))
-                .collect();
-            w.0.write_record(&header).map_err(|e| csv_err(&w.1, e))?;
-        }
+        let mut t = Tables::create_streamed(dir, scenario)?;
+        t.windows = Some(open_with_header(
+            dir,
+            "windows.csv",
+            scenario,
+            WINDOW_COLUMNS,
+        )?);
+        t.events = Some(open_with_header(
+            dir,
+            "events.csv",
+            scenario,
+            EVENT_COLUMNS,
+        )?);
         Ok(t)
+    }
+
+    /// Create summary.csv, dynos.csv and instances.csv only: windows.csv and events.csv come
+    /// from [`JobCsv`] parts.
+    pub fn create_streamed(dir: &Path, scenario: &Scenario) -> Result<Tables, OutputError> {
+        Ok(Tables {
+            summary: open_with_header(dir, "summary.csv", scenario, SUMMARY_COLUMNS)?,
+            dynos: open_with_header(dir, "dynos.csv", scenario, DYNO_COLUMNS)?,
+            instances: open_with_header(dir, "instances.csv", scenario, INSTANCE_COLUMNS)?,
+            windows: None,
+            events: None,
+        })
     }
 
     /// Append one job's rows.
@@ -328,37 +336,12 @@ impl Tables {
                 .write_record(&rec)
                 .map_err(|e| csv_err(&self.summary.1, e))?;
         }
-        for w in &r.windows {
-            let p = r
-                .processes
-                .iter()
-                .find(|p| p.app_index == w.app && p.process_index == w.process);
-            let (size, tier) = p
-                .map(|p| (p.size.clone(), p.tier.to_string()))
-                .unwrap_or_default();
-            let (app, process) = p
-                .map(|p| (p.app.clone(), p.process.clone()))
-                .unwrap_or_default();
-            let mut rec = keys.clone();
-            rec.extend([
-                app,
-                process,
-                size,
-                tier,
-                fmt_f64(w.window_start_s, 3),
-                w.requests.to_string(),
-                w.completed.to_string(),
-                w.errors.to_string(),
-                w.in_flight.to_string(),
-                fmt_f64(w.mean_ms, 4),
-                fmt_f64(w.p50_ms, 4),
-                fmt_f64(w.p90_ms, 4),
-                fmt_f64(w.p99_ms, 4),
-            ]);
-            self.windows
-                .0
-                .write_record(&rec)
-                .map_err(|e| csv_err(&self.windows.1, e))?;
+        if let Some((w, path)) = &mut self.windows {
+            let names = Names::new(&rows.scenario.points[rows.job.point].config);
+            for row in &r.windows {
+                w.write_record(window_record(&keys, &names, row))
+                    .map_err(|e| csv_err(path, e))?;
+            }
         }
         for d in &r.dynos {
             let mut rec = keys.clone();
@@ -428,52 +411,111 @@ impl Tables {
                 .write_record(&rec)
                 .map_err(|e| csv_err(&self.instances.1, e))?;
         }
-        for e in &r.lifecycle {
-            let cfg = &rows.scenario.points[rows.job.point].config;
-            let app = &cfg.apps[e.app];
-            let process = &app.processes[e.process].name;
-            let mut rec = keys.clone();
-            rec.extend([
-                fmt_f64(e.time_ns as f64 * 1e-9, 6),
-                app.name.clone(),
-                process.clone(),
-                if e.dyno == 0 {
-                    String::new()
-                } else {
-                    format!("{process}.{}", e.dyno)
-                },
-                if e.dyno == 0 {
-                    String::new()
-                } else {
-                    e.incarnation.to_string()
-                },
-                e.instance.clone(),
-                e.event.to_string(),
-                e.detail.clone(),
-            ]);
-            self.events
-                .0
-                .write_record(&rec)
-                .map_err(|e| csv_err(&self.events.1, e))?;
+        if let Some((w, path)) = &mut self.events {
+            let names = Names::new(&rows.scenario.points[rows.job.point].config);
+            for e in &r.lifecycle {
+                w.write_record(event_record(&keys, &names, e))
+                    .map_err(|e| csv_err(path, e))?;
+            }
         }
         Ok(())
     }
 
     /// Flush all files to disk.
-    pub fn finish(mut self) -> Result<(), OutputError> {
-        for (w, path) in [
-            &mut self.summary,
-            &mut self.windows,
-            &mut self.dynos,
-            &mut self.instances,
-            &mut self.events,
-        ]
-        .map(|(w, p)| (w, p.clone()))
+    pub fn finish(self) -> Result<(), OutputError> {
+        for (mut w, path) in [Some(self.summary), Some(self.dynos), Some(self.instances)]
+            .into_iter()
+            .chain([self.windows, self.events])
+            .flatten()
         {
-            flush(w, &path)?;
+            flush(&mut w, &path)?;
         }
         Ok(())
     }
+}
+
+fn open_with_header(
+    dir: &Path,
+    name: &str,
+    scenario: &Scenario,
+    columns: &[&str],
+) -> Result<(Csv, PathBuf), OutputError> {
+    let (mut w, path) = open(dir, name)?;
+    let header = key_header(scenario)
+        .into_iter()
+        .chain(columns.iter().map(|c| c.to_string()));
+    w.write_record(header).map_err(|e| csv_err(&path, e))?;
+    Ok((w, path))
+}
+
+/// Names of a job's apps and process types, and each process type's size and tier, by index.
+struct Names {
+    apps: Vec<String>,
+    /// Per app, per process: [name, size, tier].
+    processes: Vec<Vec<[String; 3]>>,
+}
+
+impl Names {
+    fn new(cfg: &crate::model::SimConfig) -> Names {
+        Names {
+            apps: cfg.apps.iter().map(|a| a.name.clone()).collect(),
+            processes: cfg
+                .apps
+                .iter()
+                .map(|a| {
+                    a.processes
+                        .iter()
+                        .map(|p| [p.name.clone(), p.size.name.clone(), p.size.tier.to_string()])
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+}
+
+fn window_record(keys: &[String], names: &Names, w: &WindowRow) -> Vec<String> {
+    let [process, size, tier] = names.processes[w.app][w.process].clone();
+    let mut rec = keys.to_vec();
+    rec.extend([
+        names.apps[w.app].clone(),
+        process,
+        size,
+        tier,
+        fmt_f64(w.window_start_s, 3),
+        w.requests.to_string(),
+        w.completed.to_string(),
+        w.errors.to_string(),
+        w.in_flight.to_string(),
+        fmt_f64(w.mean_ms, 4),
+        fmt_f64(w.p50_ms, 4),
+        fmt_f64(w.p90_ms, 4),
+        fmt_f64(w.p99_ms, 4),
+    ]);
+    rec
+}
+
+fn event_record(keys: &[String], names: &Names, e: &LifecycleEvent) -> Vec<String> {
+    let process = &names.processes[e.app][e.process][0];
+    let mut rec = keys.to_vec();
+    rec.extend([
+        fmt_f64(e.time_ns as f64 * 1e-9, 6),
+        names.apps[e.app].clone(),
+        process.clone(),
+        if e.dyno == 0 {
+            String::new()
+        } else {
+            format!("{process}.{}", e.dyno)
+        },
+        if e.dyno == 0 {
+            String::new()
+        } else {
+            e.incarnation.to_string()
+        },
+        e.instance.clone(),
+        e.event.to_string(),
+        e.detail.clone(),
+    ]);
+    rec
 }
 
 /// One process type of one job, as tiers.csv pools it. tiers.csv is computed from these parts
@@ -501,26 +543,18 @@ pub struct TierPart {
 pub fn tier_parts(job: &Job, r: &JobResult) -> Vec<TierPart> {
     r.processes
         .iter()
-        .map(|p| {
-            let wins = r
-                .windows
-                .iter()
-                .filter(|w| w.app == p.app_index && w.process == p.process_index)
-                .filter(|w| w.completed > 0);
-            let (p50, p99) = wins.map(|w| (w.p50_ms, w.p99_ms)).unzip();
-            TierPart {
-                job: job.index,
-                point: job.point,
-                replication: job.replication,
-                tier: p.tier,
-                size: p.size.clone(),
-                requests: p.requests,
-                completed: p.completed,
-                errors: p.errors,
-                histogram: p.histogram.0.clone(),
-                window_p50_ms: p50,
-                window_p99_ms: p99,
-            }
+        .map(|p| TierPart {
+            job: job.index,
+            point: job.point,
+            replication: job.replication,
+            tier: p.tier,
+            size: p.size.clone(),
+            requests: p.requests,
+            completed: p.completed,
+            errors: p.errors,
+            histogram: p.histogram.0.clone(),
+            window_p50_ms: p.window_p50_ms.clone(),
+            window_p99_ms: p.window_p99_ms.clone(),
         })
         .collect()
 }
@@ -619,65 +653,91 @@ pub fn write_tier_parts(
     flush(&mut w, &path)
 }
 
-/// Streams one job's requests to a part file (`requests.csv` is the parts joined in job order).
-pub struct RequestCsv {
+/// Which tables a [`JobCsv`] streams.
+#[derive(Debug, Clone, Copy)]
+pub struct Streams {
+    /// requests.csv (one row per request: `--requests`).
+    pub requests: bool,
+    /// windows.csv and events.csv.
+    pub rows: bool,
+}
+
+/// One job's rows of one table, in a hidden part file beside it.
+struct Part {
     w: Csv,
     path: PathBuf,
+}
+
+fn part_path(dir: &Path, table: &str, job: &Job) -> PathBuf {
+    dir.join(format!(".{table}.part-{:08}.csv", job.index))
+}
+
+/// Streams one job's row-level tables to part files while it runs: requests as their outcomes
+/// are known, windows as they close, lifecycle events as they happen. None of them stays in
+/// memory, so a run's memory does not grow with its length; [`JobCsv::join`] then concatenates
+/// the parts in job order, which keeps the tables independent of the thread count.
+pub struct JobCsv {
+    requests: Option<Part>,
+    windows: Option<Part>,
+    events: Option<Part>,
     prefix: Vec<String>,
-    apps: Vec<(String, Vec<String>)>,
+    names: Names,
     /// First write error, reported after the job.
     pub error: Option<OutputError>,
 }
 
-impl RequestCsv {
-    /// Part file for `job` in `dir`.
-    pub fn create(dir: &Path, scenario: &Scenario, job: &Job) -> Result<RequestCsv, OutputError> {
-        let (w, path) = open(dir, &format!(".requests.part-{:08}.csv", job.index))?;
-        let cfg = &scenario.points[job.point].config;
-        Ok(RequestCsv {
-            w,
-            path,
+impl JobCsv {
+    /// Part files for `job` in `dir`.
+    pub fn create(
+        dir: &Path,
+        scenario: &Scenario,
+        job: &Job,
+        streams: Streams,
+    ) -> Result<JobCsv, OutputError> {
+        let part = |on: bool, table: &str| -> Result<Option<Part>, OutputError> {
+            if !on {
+                return Ok(None);
+            }
+            let path = part_path(dir, table, job);
+            let f = File::create(&path).map_err(|e| OutputError {
+                path: path.clone(),
+                what: "cannot create".into(),
+                source: e,
+            })?;
+            Ok(Some(Part {
+                w: csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(BufWriter::new(f)),
+                path,
+            }))
+        };
+        Ok(JobCsv {
+            requests: part(streams.requests, "requests")?,
+            windows: part(streams.rows, "windows")?,
+            events: part(streams.rows, "events")?,
             prefix: key_cells(scenario, job),
-            apps: cfg
-                .apps
-                .iter()
-                .map(|a| {
-                    (
-                        a.name.clone(),
-                        a.processes.iter().map(|p| p.name.clone()).collect(),
-                    )
-                })
-                .collect(),
+            names: Names::new(&scenario.points[job.point].config),
             error: None,
         })
     }
 
-    /// Write `requests.csv` in `dir` from the part files of `jobs`, then delete the parts.
-    pub fn join(dir: &Path, scenario: &Scenario, jobs: &[Job]) -> Result<(), OutputError> {
-        let path = dir.join("requests.csv");
-        let io = |e: std::io::Error, p: &Path| OutputError {
-            path: p.to_path_buf(),
-            what: "cannot write".into(),
-            source: e,
-        };
-        let mut out = BufWriter::new(File::create(&path).map_err(|e| io(e, &path))?);
-        let header: Vec<String> = key_header(scenario)
-            .into_iter()
-            .chain(REQUEST_COLUMNS.iter().map(|c| c.to_string()))
-            .collect();
-        {
-            let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record(&header).map_err(|e| csv_err(&path, e))?;
-            w.flush().map_err(|e| io(e, &path))?;
+    /// Write the tables of `streams` in `dir` from the part files of `jobs`, in job order, then
+    /// delete the parts.
+    pub fn join(
+        dir: &Path,
+        scenario: &Scenario,
+        jobs: &[Job],
+        streams: Streams,
+    ) -> Result<(), OutputError> {
+        let tables = [
+            (streams.requests, "requests", REQUEST_COLUMNS),
+            (streams.rows, "windows", WINDOW_COLUMNS),
+            (streams.rows, "events", EVENT_COLUMNS),
+        ];
+        for (_, table, columns) in tables.into_iter().filter(|t| t.0) {
+            join_table(dir, scenario, jobs, table, columns)?;
         }
-        for job in jobs {
-            let part = dir.join(format!(".requests.part-{:08}.csv", job.index));
-            let mut f = File::open(&part).map_err(|e| io(e, &part))?;
-            std::io::copy(&mut f, &mut out).map_err(|e| io(e, &path))?;
-            drop(f);
-            std::fs::remove_file(&part).map_err(|e| io(e, &part))?;
-        }
-        out.flush().map_err(|e| io(e, &path))
+        Ok(())
     }
 
     /// Flush; returns the first error met while writing.
@@ -685,21 +745,67 @@ impl RequestCsv {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.w.flush().map_err(|e| OutputError {
-            path: self.path.clone(),
-            what: "cannot write".into(),
-            source: e,
-        })
+        for Part { mut w, path } in [self.requests, self.windows, self.events]
+            .into_iter()
+            .flatten()
+        {
+            flush(&mut w, &path)?;
+        }
+        Ok(())
+    }
+
+    /// Write `rec` to `part`, keeping the first error.
+    fn write(part: &mut Option<Part>, error: &mut Option<OutputError>, rec: Vec<String>) {
+        if error.is_some() {
+            return;
+        }
+        if let Some(p) = part
+            && let Err(e) = p.w.write_record(&rec)
+        {
+            *error = Some(csv_err(&p.path, e));
+        }
     }
 }
 
-impl RequestObserver for RequestCsv {
+fn join_table(
+    dir: &Path,
+    scenario: &Scenario,
+    jobs: &[Job],
+    table: &str,
+    columns: &[&str],
+) -> Result<(), OutputError> {
+    let path = dir.join(format!("{table}.csv"));
+    let io = |e: std::io::Error, p: &Path| OutputError {
+        path: p.to_path_buf(),
+        what: "cannot write".into(),
+        source: e,
+    };
+    let mut out = BufWriter::new(File::create(&path).map_err(|e| io(e, &path))?);
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        let header = key_header(scenario)
+            .into_iter()
+            .chain(columns.iter().map(|c| c.to_string()));
+        w.write_record(header).map_err(|e| csv_err(&path, e))?;
+        w.flush().map_err(|e| io(e, &path))?;
+    }
+    for job in jobs {
+        let part = part_path(dir, table, job);
+        let mut f = File::open(&part).map_err(|e| io(e, &part))?;
+        std::io::copy(&mut f, &mut out).map_err(|e| io(e, &path))?;
+        drop(f);
+        std::fs::remove_file(&part).map_err(|e| io(e, &part))?;
+    }
+    out.flush().map_err(|e| io(e, &path))
+}
+
+impl RequestObserver for JobCsv {
     fn on_request(&mut self, r: &RequestRecord) {
-        if self.error.is_some() {
+        if self.error.is_some() || self.requests.is_none() {
             return;
         }
-        let (app, procs) = &self.apps[r.app];
-        let process = &procs[r.process];
+        let app = &self.names.apps[r.app];
+        let process = &self.names.processes[r.app][r.process][0];
         let ms = |ns: u64| fmt_f64(ns as f64 * 1e-6, 4);
         let mut rec: Vec<String> = self.prefix.clone();
         rec.extend([
@@ -737,9 +843,25 @@ impl RequestObserver for RequestCsv {
             ]),
             None => rec.extend(std::iter::repeat_n(String::new(), 6)),
         }
-        if let Err(e) = self.w.write_record(&rec) {
-            self.error = Some(csv_err(&self.path, e));
+        Self::write(&mut self.requests, &mut self.error, rec);
+    }
+
+    fn on_window(&mut self, row: WindowRow) -> Option<WindowRow> {
+        if self.windows.is_none() {
+            return Some(row);
         }
+        let rec = window_record(&self.prefix, &self.names, &row);
+        Self::write(&mut self.windows, &mut self.error, rec);
+        None
+    }
+
+    fn on_lifecycle(&mut self, event: LifecycleEvent) -> Option<LifecycleEvent> {
+        if self.events.is_none() {
+            return Some(event);
+        }
+        let rec = event_record(&self.prefix, &self.names, &event);
+        Self::write(&mut self.events, &mut self.error, rec);
+        None
     }
 }
 

@@ -7,7 +7,7 @@ use crate::model::{
     DynoResult, InstanceResult, JobResult, LatencyHistogram, LatencySummary, LifecycleEvent,
     ProcessResult, RequestObserver, RequestRecord, Split, Status, WindowRow, cov,
 };
-use crate::output::{JobRows, OutputError, RequestCsv, Tables, write_tiers};
+use crate::output::{JobCsv, JobRows, OutputError, Streams, Tables, write_tiers};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use std::path::Path;
@@ -441,6 +441,16 @@ fn process_result(
         throttled_s,
         window_cov_p50: cov(windows.iter().filter(|w| w.completed > 0).map(|w| w.p50_ms)),
         window_cov_p99: cov(windows.iter().filter(|w| w.completed > 0).map(|w| w.p99_ms)),
+        window_p50_ms: windows
+            .iter()
+            .filter(|w| w.completed > 0)
+            .map(|w| w.p50_ms)
+            .collect(),
+        window_p99_ms: windows
+            .iter()
+            .filter(|w| w.completed > 0)
+            .map(|w| w.p99_ms)
+            .collect(),
         cost_usd_month: spec.size.price_usd_month * f64::from(spec.count),
         restarts: 0,
         files_lost: 0,
@@ -477,12 +487,16 @@ pub fn write_real(
     })?;
     tables.finish()?;
     write_tiers(dir, &s.scenario, &[(job, result)])?;
-    let mut obs = RequestCsv::create(dir, &s.scenario, &job)?;
+    let requests_only = Streams {
+        requests: true,
+        rows: false,
+    };
+    let mut obs = JobCsv::create(dir, &s.scenario, &job, requests_only)?;
     for r in recs.iter().filter(|r| r.counted) {
         obs.on_request(&r.record);
     }
     obs.finish()?;
-    RequestCsv::join(dir, &s.scenario, &[job])?;
+    JobCsv::join(dir, &s.scenario, &[job], requests_only)?;
     let manifest = json!({
         "dynosim_version": env!("CARGO_PKG_VERSION"),
         "scenario": s.scenario.name,

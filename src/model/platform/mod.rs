@@ -14,7 +14,7 @@ use super::cpu::CpuMode;
 use super::dist::Dist;
 use super::dyno::{Cfs, Dyno};
 use super::host::Host;
-use super::metrics::{LatencyStats, LifecycleEvent, RequestRecord, WindowAcc};
+use super::metrics::{LatencyStats, LifecycleEvent, RequestRecord, WindowRow, Windows};
 use super::placement::{PlacementError, place};
 use super::router::Router;
 use crate::engine::{
@@ -22,12 +22,29 @@ use crate::engine::{
 };
 use std::collections::VecDeque;
 
-/// Receives every counted request when its outcome is known (used for `requests.csv`).
+/// Receives a job's row-level output as it becomes final: every counted request when its
+/// outcome is known, every time window when it closes, every lifecycle event when it happens.
+///
+/// Windows and events come by value: an observer that writes them somewhere takes them (returns
+/// `None`), so a long run keeps none of them in memory; the default hands them back, and they
+/// are collected into [`JobResult::windows`](super::JobResult) and `lifecycle` (library use,
+/// tests).
 pub trait RequestObserver {
     fn on_request(&mut self, record: &RequestRecord);
+
+    /// A windows.csv row, final: its window closed. Rows come in time order, then process order.
+    fn on_window(&mut self, row: WindowRow) -> Option<WindowRow> {
+        Some(row)
+    }
+
+    /// An events.csv row, in the order events happen.
+    fn on_lifecycle(&mut self, event: LifecycleEvent) -> Option<LifecycleEvent> {
+        Some(event)
+    }
 }
 
-/// An observer that ignores everything (the default: no per-request output).
+/// An observer that ignores requests and collects windows and events into the job result (the
+/// default: no per-request output).
 pub struct NoRequests;
 
 impl RequestObserver for NoRequests {
@@ -39,6 +56,14 @@ impl<T: RequestObserver + ?Sized> RequestObserver for &mut T {
     #[inline]
     fn on_request(&mut self, record: &RequestRecord) {
         (**self).on_request(record)
+    }
+
+    fn on_window(&mut self, row: WindowRow) -> Option<WindowRow> {
+        (**self).on_window(row)
+    }
+
+    fn on_lifecycle(&mut self, event: LifecycleEvent) -> Option<LifecycleEvent> {
+        (**self).on_lifecycle(event)
     }
 }
 
@@ -259,9 +284,10 @@ struct ProcessRuntime {
     requests: u64,
     errors: [u64; 8],
     latency: LatencyStats,
-    windows: Vec<WindowAcc>,
-    /// Windows before this index are closed.
-    open_window: usize,
+    windows: Windows,
+    /// p50 and p99 of its written windows that completed requests.
+    window_p50_ms: Vec<f64>,
+    window_p99_ms: Vec<f64>,
     lifecycle_rng: RngStream,
     cap: f64,
     swap_slowdown: f64,
@@ -328,7 +354,13 @@ pub struct Platform<O: RequestObserver> {
     free: Vec<u32>,
     next_id: u64,
     done: Vec<u32>,
+    /// Lifecycle events and window rows the observer handed back, for the job result.
     events: Vec<LifecycleEvent>,
+    window_rows: Vec<WindowRow>,
+    /// Windows before this index have been written, for every process.
+    windows_written: usize,
+    /// When window `windows_written` may close (see `close_windows`).
+    next_close_ns: u64,
     profile: Option<Box<Profile>>,
     observer: O,
 }
@@ -349,10 +381,6 @@ impl<O: RequestObserver> Platform<O> {
         )?;
         let mut procs = Vec::new();
         let mut slots = Vec::new();
-        let windows = cfg
-            .duration
-            .as_nanos()
-            .div_ceil(cfg.window.as_nanos().max(1)) as usize;
         let mut apps = Vec::new();
         for (a, app) in cfg.apps.iter().enumerate() {
             let mut target = None;
@@ -383,8 +411,9 @@ impl<O: RequestObserver> Platform<O> {
                     requests: 0,
                     errors: [0; 8],
                     latency: LatencyStats::new(),
-                    windows: vec![WindowAcc::default(); windows],
-                    open_window: 0,
+                    windows: Windows::default(),
+                    window_p50_ms: Vec::new(),
+                    window_p99_ms: Vec::new(),
                     lifecycle_rng: stream(&format!("lifecycle/{}", spec.name)),
                     cap,
                     swap_slowdown: spec.lifecycle.memory.swap_slowdown.max(1.0),
@@ -455,7 +484,7 @@ impl<O: RequestObserver> Platform<O> {
             .into_iter()
             .map(|inst| Host::new(inst, cfg.noise.as_ref(), seeds))
             .collect();
-        Ok(Platform {
+        let mut platform = Platform {
             cfg,
             apps,
             procs,
@@ -468,9 +497,14 @@ impl<O: RequestObserver> Platform<O> {
             next_id: 0,
             done: Vec::new(),
             events: Vec::new(),
+            window_rows: Vec::new(),
+            windows_written: 0,
+            next_close_ns: 0,
             profile: None,
             observer,
-        })
+        };
+        platform.next_close_ns = platform.window_close_ns(0);
+        Ok(platform)
     }
 
     /// Bring every dyno up, and schedule the first arrivals, deploys, crashes and host noise.
@@ -535,7 +569,7 @@ impl<O: RequestObserver> Platform<O> {
             }
             None => (0, 0, String::new()),
         };
-        self.events.push(LifecycleEvent {
+        let e = LifecycleEvent {
             time_ns: now.as_nanos(),
             app: p.app,
             process: p.local,
@@ -544,7 +578,10 @@ impl<O: RequestObserver> Platform<O> {
             instance,
             event,
             detail,
-        });
+        };
+        if let Some(e) = self.observer.on_lifecycle(e) {
+            self.events.push(e);
+        }
     }
 
     /// A new incarnation of slot `s`, booting on the slot's host with a fresh filesystem.

@@ -63,21 +63,38 @@ impl<O: RequestObserver> Platform<O> {
         r.generation == generation && r.phase != Phase::Free
     }
 
-    /// Close the time windows of process `p` that no outcome can reach any more in practice:
-    /// a request is decided by its deadline after at most the router hold and backlog wait plus
-    /// the timeout; ten minutes more covers calls. Outcomes later still are counted but leave
-    /// the window's quantiles as they were (docs/csv.md).
-    fn close_windows(&mut self, p: usize, now: SimTime) {
-        let window = self.cfg.window.as_nanos();
+    /// When window `w` closes: no outcome can reach it any more in practice, since a request is
+    /// decided by its deadline after at most the router hold and backlog wait plus the timeout;
+    /// ten minutes more covers calls. Outcomes later still are counted in the process totals
+    /// but not in the window (docs/csv.md).
+    pub(super) fn window_close_ns(&self, w: usize) -> u64 {
         let lag = self.cfg.lifecycle.router_hold.as_nanos()
             + 2 * self.cfg.request_timeout.as_nanos()
             + 600_000_000_000;
-        let proc_ = &mut self.procs[p];
-        while proc_.open_window < proc_.windows.len()
-            && (proc_.open_window as u64 + 1) * window + lag < now.as_nanos()
-        {
-            proc_.windows[proc_.open_window].close();
-            proc_.open_window += 1;
+        (w as u64 + 1) * self.cfg.window.as_nanos() + lag
+    }
+
+    /// Write every process's windows that have closed by `now` (all processes together, so
+    /// rows come in time order, then process order).
+    #[inline]
+    fn close_windows(&mut self, now: SimTime) {
+        if now.as_nanos() > self.next_close_ns {
+            self.close_windows_until(now);
+        }
+    }
+
+    #[cold]
+    fn close_windows_until(&mut self, now: SimTime) {
+        while now.as_nanos() > self.next_close_ns {
+            let w = self.windows_written;
+            for p in 0..self.procs.len() {
+                let acc = self.procs[p].windows.take_front();
+                // Whatever has no outcome yet is in flight (in practice nothing, this late).
+                let in_flight = acc.requests - acc.completed - acc.errors;
+                self.write_window(p, w, &acc, in_flight);
+            }
+            self.windows_written += 1;
+            self.next_close_ns = self.window_close_ns(self.windows_written);
         }
     }
 
@@ -97,7 +114,7 @@ impl<O: RequestObserver> Platform<O> {
         parent: (u32, u32),
     ) -> u32 {
         let counted = now.as_nanos() >= self.cfg.warmup.as_nanos();
-        self.close_windows(p, now);
+        self.close_windows(now);
         let proc_ = &mut self.procs[p];
         if counted {
             proc_.requests += 1;

@@ -3,10 +3,33 @@
 use super::{Phase, Platform, RequestObserver};
 use crate::engine::SimTime;
 use crate::model::dyno::State;
-use crate::model::metrics::{DynoResult, InstanceResult, JobResult, ProcessResult, WindowRow, cov};
+use crate::model::metrics::{DynoResult, InstanceResult, JobResult, ProcessResult, WindowAcc, cov};
 use crate::model::placement::PoolKey;
 
 impl<O: RequestObserver> Platform<O> {
+    /// Hand window `w` of process `p` to the observer as a row (windows in the warmup are
+    /// dropped), keeping its quantiles for the window CoV and tiers.csv.
+    pub(super) fn write_window(&mut self, p: usize, w: usize, acc: &WindowAcc, in_flight: u64) {
+        let window = self.cfg.window.as_nanos();
+        if (w as u64) < self.cfg.warmup.as_nanos() / window {
+            return;
+        }
+        let proc_ = &mut self.procs[p];
+        let row = acc.row(
+            proc_.app,
+            proc_.local,
+            (w as u64 * window) as f64 * 1e-9,
+            in_flight,
+        );
+        if row.completed > 0 {
+            proc_.window_p50_ms.push(row.p50_ms);
+            proc_.window_p99_ms.push(row.p99_ms);
+        }
+        if let Some(row) = self.observer.on_window(row) {
+            self.window_rows.push(row);
+        }
+    }
+
     /// Collect the results at `end`.
     pub fn results(mut self, end: SimTime, events: u64, interrupted: bool) -> JobResult {
         let counted_ns = self.cfg.duration.as_nanos() - self.cfg.warmup.as_nanos();
@@ -33,25 +56,33 @@ impl<O: RequestObserver> Platform<O> {
             st.throttled_ns += d.cfs.as_ref().map_or(0, |c| c.throttled_until(end));
         }
         // In flight: counted requests without an outcome yet, found by scanning the live ones.
+        // Per window only for the windows not written yet (written ones are long decided).
+        let written = self.windows_written;
+        let total_windows = self.cfg.duration.as_nanos().div_ceil(window.max(1)) as usize;
+        let open = total_windows.saturating_sub(written);
         let mut in_flight = vec![0u64; self.procs.len()];
-        let mut in_flight_win: Vec<Vec<u64>> = self
-            .procs
-            .iter()
-            .map(|p| vec![0; p.windows.len()])
-            .collect();
+        let mut in_flight_win: Vec<Vec<u64>> = vec![vec![0; open]; self.procs.len()];
         for r in &self.reqs {
             if r.counted && !matches!(r.phase, Phase::Free | Phase::Abandoned) {
                 let p = r.process as usize;
                 in_flight[p] += 1;
-                if let Some(c) = in_flight_win[p].get_mut((r.arrival.as_nanos() / window) as usize)
+                let w = (r.arrival.as_nanos() / window) as usize;
+                if let Some(c) = w
+                    .checked_sub(written)
+                    .and_then(|k| in_flight_win[p].get_mut(k))
                 {
                     *c += 1;
                 }
             }
         }
+        for k in 0..open {
+            for (p, counts) in in_flight_win.iter().enumerate() {
+                let acc = self.procs[p].windows.take_front();
+                self.write_window(p, written + k, &acc, counts[k]);
+            }
+        }
         let mut processes = Vec::new();
         let mut dynos = Vec::new();
-        let mut windows = Vec::new();
         let run_ns = self.cfg.duration.as_nanos() as f64;
         let slot_host: Vec<u32> = self.slots.iter().map(|s| s.host).collect();
         for (pi, p) in self.procs.iter().enumerate() {
@@ -64,17 +95,6 @@ impl<O: RequestObserver> Platform<O> {
             };
             let cpu_ns: f64 = slots.iter().map(|s| s.stats.cpu_ns).sum();
             let (hits, misses) = (sum(&|s| s.cache_hits), sum(&|s| s.cache_misses));
-            let first_window = (self.cfg.warmup.as_nanos() / window) as usize;
-            let rows: Vec<WindowRow> = p
-                .windows
-                .iter()
-                .enumerate()
-                .skip(first_window)
-                .map(|(w, acc)| {
-                    let start_s = (w as u64 * window) as f64 * 1e-9;
-                    acc.row(p.app, p.local, start_s, in_flight_win[pi][w])
-                })
-                .collect();
             processes.push(ProcessResult {
                 app_index: p.app,
                 process_index: p.local,
@@ -99,8 +119,10 @@ impl<O: RequestObserver> Platform<O> {
                 },
                 cpu_s: cpu_ns * 1e-9,
                 throttled_s: sum(&|s| s.throttled_ns) as f64 * 1e-9,
-                window_cov_p50: cov(rows.iter().map(|r| r.p50_ms)),
-                window_cov_p99: cov(rows.iter().map(|r| r.p99_ms)),
+                window_cov_p50: cov(p.window_p50_ms.iter().copied()),
+                window_cov_p99: cov(p.window_p99_ms.iter().copied()),
+                window_p50_ms: p.window_p50_ms.clone(),
+                window_p99_ms: p.window_p99_ms.clone(),
                 cost_usd_month: spec.size.price_usd_month * f64::from(spec.count),
                 restarts: slots
                     .iter()
@@ -114,7 +136,6 @@ impl<O: RequestObserver> Platform<O> {
                 sticky_miss_other_dyno: sum(&|s| s.sticky_miss_other),
                 sticky_miss_restart: sum(&|s| s.sticky_miss_restart),
             });
-            windows.extend(rows);
             for slot in slots {
                 let st = &slot.stats;
                 dynos.push(DynoResult {
@@ -203,7 +224,7 @@ impl<O: RequestObserver> Platform<O> {
         JobResult {
             processes,
             dynos,
-            windows,
+            windows: self.window_rows,
             instances,
             lifecycle: self.events,
             profile: None,
