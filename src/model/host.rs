@@ -7,7 +7,9 @@ use super::placement::Instance;
 use crate::engine::{SeedTree, SimTime};
 
 pub(crate) struct Host {
-    pub instance: Instance,
+    /// Boxed: read at the end and when naming events, never on the request path, so the
+    /// hot fields below share fewer cache lines (large fleets are bound by cache misses).
+    pub instance: Box<Instance>,
     pub cores: f64,
     /// Global indices of the scenario's dynos on this host.
     pub dynos: Vec<u32>,
@@ -17,9 +19,6 @@ pub(crate) struct Host {
     pub speed: f64,
     pub contention: f64,
     pub max_slowdown: f64,
-    // Scratch space for the allocation.
-    pub claims: Vec<Claim>,
-    pub alloc: Vec<f64>,
     // Current totals, for statistics.
     total_alloc: f64,
     neighbour_alloc: f64,
@@ -55,14 +54,12 @@ impl Host {
             cores,
             // Filled with incarnations as they start (they come and go).
             dynos: Vec::new(),
-            instance,
+            instance: Box::new(instance),
             neighbours,
             drift,
             speed,
             contention,
             max_slowdown,
-            claims: Vec::new(),
-            alloc: Vec::new(),
             total_alloc: 0.0,
             neighbour_alloc: 0.0,
             total_demand: 0.0,
@@ -87,22 +84,23 @@ impl Host {
     }
 
     /// Split the cores among the claims already pushed to `claims` (the dynos', in `dynos`
-    /// order) plus the neighbours; results in `alloc`, neighbours last.
-    pub fn allocate(&mut self) {
+    /// order) plus the neighbours; results in `alloc`, neighbours last. The buffers are the
+    /// caller's scratch, shared by all hosts so that they stay in cache.
+    pub fn allocate(&mut self, claims: &mut Vec<Claim>, alloc: &mut Vec<f64>) {
         if let Some(n) = &self.neighbours {
             let a = n.demand();
-            self.claims.push(Claim {
+            claims.push(Claim {
                 weight: a,
                 demand: a,
             });
         }
-        self.alloc.clear();
-        self.alloc.resize(self.claims.len(), 0.0);
-        water_fill(self.cores, &self.claims, &mut self.alloc);
-        self.total_alloc = self.alloc.iter().sum();
-        self.total_demand = self.claims.iter().map(|c| c.demand).sum();
+        alloc.clear();
+        alloc.resize(claims.len(), 0.0);
+        water_fill(self.cores, claims, alloc);
+        self.total_alloc = alloc.iter().sum();
+        self.total_demand = claims.iter().map(|c| c.demand).sum();
         self.neighbour_alloc = if self.neighbours.is_some() {
-            self.alloc.last().copied().unwrap_or(0.0)
+            alloc.last().copied().unwrap_or(0.0)
         } else {
             0.0
         };

@@ -17,7 +17,11 @@ impl<O: RequestObserver> Platform<O> {
         let now = sched.now();
         let host = &mut self.hosts[h];
         host.account(now);
-        host.claims.clear();
+        let (mut claims, mut alloc) = (
+            std::mem::take(&mut self.claims),
+            std::mem::take(&mut self.alloc),
+        );
+        claims.clear();
         for &d in &host.dynos {
             let dyno = &mut self.dynos[d as usize];
             dyno.advance(now);
@@ -25,14 +29,14 @@ impl<O: RequestObserver> Platform<O> {
                 c.refresh(now);
                 c.check(now);
             }
-            host.claims.push(Claim {
+            claims.push(Claim {
                 weight: dyno.weight,
                 demand: dyno.demand(),
             });
         }
-        host.allocate();
+        host.allocate(&mut claims, &mut alloc);
         for (i, &d) in host.dynos.iter().enumerate() {
-            let x = host.alloc[i];
+            let x = alloc[i];
             let dyno = &mut self.dynos[d as usize];
             // A dyno above its memory quota swaps, which slows its CPU work (R14).
             let speed = if dyno.r14 {
@@ -76,6 +80,7 @@ impl<O: RequestObserver> Platform<O> {
                 }
             }
         }
+        (self.claims, self.alloc) = (claims, alloc);
     }
 
     pub(super) fn on_neighbours(&mut self, h: usize, sched: &mut Scheduler<Event>) {

@@ -354,6 +354,9 @@ pub struct Platform<O: RequestObserver> {
     free: Vec<u32>,
     next_id: u64,
     done: Vec<u32>,
+    /// Scratch for a host's CPU split (claims in, allocations out), shared by all hosts.
+    claims: Vec<super::cpu::Claim>,
+    alloc: Vec<f64>,
     /// Lifecycle events and window rows the observer handed back, for the job result.
     events: Vec<LifecycleEvent>,
     window_rows: Vec<WindowRow>,
@@ -496,6 +499,8 @@ impl<O: RequestObserver> Platform<O> {
             free: Vec::new(),
             next_id: 0,
             done: Vec::new(),
+            claims: Vec::new(),
+            alloc: Vec::new(),
             events: Vec::new(),
             window_rows: Vec::new(),
             windows_written: 0,

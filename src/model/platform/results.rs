@@ -180,6 +180,11 @@ impl<O: RequestObserver> Platform<O> {
                 format!("{}/{}.{}", app.name, app.processes[p.local].name, s.index)
             })
             .collect();
+        // Each host's dynos, in slot order (one pass: fleets have thousands of hosts).
+        let mut host_dynos: Vec<Vec<String>> = vec![Vec::new(); self.hosts.len()];
+        for (s, &h) in slot_host.iter().enumerate() {
+            host_dynos[h as usize].push(names[s].clone());
+        }
         let instances = self
             .hosts
             .iter()
@@ -207,12 +212,7 @@ impl<O: RequestObserver> Platform<O> {
                     vcpus: h.instance.kind.vcpus,
                     memory_mb: h.instance.kind.memory_mb,
                     tenant_memory_mb: h.instance.tenant_memory_mb,
-                    dynos: slot_host
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, host)| **host as usize == hi)
-                        .map(|(s, _)| names[s].clone())
-                        .collect(),
+                    dynos: std::mem::take(&mut host_dynos[hi]),
                     mean_load: h.load_core_ns / cap,
                     peak_load: h.peak_load,
                     peak_demand: h.peak_demand,
