@@ -111,6 +111,9 @@ pub struct AppArgs {
     /// How CPU demand is burned.
     #[arg(long, value_enum, default_value_t = SpinArg::Work)]
     pub spin: SpinArg,
+    /// Sleep this many ns before binding the port (the app's own boot time).
+    #[arg(long, default_value_t = 0)]
+    pub boot_ns: u64,
 }
 
 /// `dynosim burn` (a neighbour source, inside its own cgroup).
@@ -292,6 +295,7 @@ pub fn run_app(args: &AppArgs) -> ExitCode {
         workers: args.workers as usize,
         iters_per_s: iters,
         mode: args.spin.into(),
+        boot: Duration::from_nanos(args.boot_ns),
     };
     match super::app::serve(cfg) {
         Ok(()) => ExitCode::SUCCESS,
