@@ -683,6 +683,8 @@ impl<'a> Lifecycle<'a> {
                     self.log(a.at_ns, a.app, a.dyno, a.incarnation, event, detail.clone())
                 }
                 ActionKind::Kill { cause } => {
+                    // Logged once it is out of the router: no request is sent to it later.
+                    let jail = self.end(a);
                     self.log(
                         self.now(),
                         a.app,
@@ -691,11 +693,12 @@ impl<'a> Lifecycle<'a> {
                         cause,
                         String::new(),
                     );
-                    if let Some(jail) = self.end(a) {
+                    if let Some(jail) = jail {
                         self.reap(jail, a, true);
                     }
                 }
                 ActionKind::Sigterm => {
+                    let jail = self.end(a);
                     self.log(
                         self.now(),
                         a.app,
@@ -704,7 +707,7 @@ impl<'a> Lifecycle<'a> {
                         "sigterm",
                         String::new(),
                     );
-                    if let Some(mut jail) = self.end(a) {
+                    if let Some(mut jail) = jail {
                         let drain =
                             Duration::from_nanos(self.s.config().lifecycle.drain.as_nanos());
                         jail.begin_stop(crate::exec::StopReason::Requested, drain);
