@@ -1,8 +1,9 @@
 //! The bundled validation scenarios (scenarios/validation/) pass `dynosim validate` with the
 //! default tolerances (|p50 error| <= 10 %, |p99 error| <= 25 %), here shortened to 15 to 40 s
 //! each: long enough for a few hundred requests per tier, since the p50 of fewer is a coarse
-//! statistic. Root and cgroups needed (skips with a reason otherwise; `DYNOSIM_REQUIRE_JAIL=1`
-//! makes a skip fail). About 110 s.
+//! statistic (restarts.toml runs its full minute: its deploy is at 20 s, its crash at 40 s).
+//! Root and cgroups needed (skips with a reason otherwise; `DYNOSIM_REQUIRE_JAIL=1` makes a
+//! skip fail). About 3 minutes.
 
 mod jail_support;
 
@@ -18,6 +19,7 @@ fn bundled_validation_scenarios_are_within_the_default_tolerances() {
         ("shared-weights", "40s"),
         ("shared-noisy", "20s"),
         ("cpu-quota", "25s"),
+        ("restarts", "60s"),
     ] {
         let r = Command::new(jail_support::bin())
             .args([

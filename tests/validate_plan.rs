@@ -187,3 +187,64 @@ cpu = "10ms"
     let none = load("dedicated-mm1.toml");
     assert!(none.calibration.is_none());
 }
+
+/// The restart scenario keeps its deploy and crash: the real run's actions are the simulation's
+/// lifecycle events (boot with the simulated boot time, sigterm, crash), at the same times and
+/// ordered so that dynos leave the router before new ones boot. Requests still pair by arrival
+/// and app; their dynos pair until the first restart (afterwards the real router picks among
+/// the dynos actually up).
+#[test]
+fn lifecycle_actions_are_the_simulations_events() {
+    use dynosim::validate::plan::ActionKind;
+    let s = load("restarts.toml");
+    let scaled = scale(&s, &opts(60)).expect("scales");
+    let job = scaled.scenario.jobs()[0];
+    let mut c = Collect(Vec::new());
+    let res = run_job(scaled.config(), job.seeds, &mut c, |_, _| Control::Continue).expect("runs");
+    // The same events whatever the network latency (0.08 ms here, 0 when scaled).
+    assert_eq!(res.lifecycle, scaled.sim_events);
+    let kinds: Vec<(u64, Option<usize>, u32, String)> = scaled
+        .actions
+        .iter()
+        .map(|a| {
+            let k = match &a.kind {
+                ActionKind::Boot { boot_ns } => format!("boot {boot_ns}"),
+                ActionKind::Sigterm => "sigterm".into(),
+                ActionKind::Kill { cause } => format!("kill {cause}"),
+                ActionKind::Note { event, .. } => event.to_string(),
+            };
+            (a.at_ns / 1_000_000, a.dyno, a.incarnation, k)
+        })
+        .collect();
+    let s20 = 20_000;
+    let s40 = 40_000;
+    let boot = "boot 1500000000".to_string();
+    assert_eq!(
+        kinds,
+        vec![
+            (s20, Some(0), 0, "sigterm".into()),
+            (s20, Some(1), 0, "sigterm".into()),
+            (s20, None, 0, "deploy".into()),
+            (s20, Some(0), 1, boot.clone()),
+            (s20, Some(1), 1, boot.clone()),
+            (s40, Some(1), 1, "kill crash".into()),
+            (s40, Some(1), 2, boot),
+        ]
+    );
+    let mut seen = vec![0u32; scaled.config().apps.len()];
+    let local: Vec<u32> = scaled
+        .dynos
+        .iter()
+        .map(|d| {
+            seen[d.app] += 1;
+            seen[d.app]
+        })
+        .collect();
+    for r in &c.0 {
+        let p = &scaled.plan[r.id as usize];
+        assert_eq!(p.at_ns, r.arrival_ns);
+        if p.at_ns < 20_000_000_000 {
+            assert_eq!(local[p.dyno], r.dyno, "dyno of request {}", r.id);
+        }
+    }
+}

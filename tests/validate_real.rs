@@ -221,6 +221,7 @@ cpu = { exponential = "10ms" }
         max_shared_dynos: 4,
         max_steal: 0.05,
         program: Some(PathBuf::from(jail_support::bin())),
+        repeat: 1,
     };
     let v = validate(&s, &opts, |m| eprintln!("{m}")).expect("validate runs");
     assert_no_leftovers(std::process::id());

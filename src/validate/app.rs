@@ -6,21 +6,29 @@
 //! `concurrency`) take them in order, so the dyno is exactly the model's "concurrency slots plus a
 //! FIFO backlog". A worker:
 //!
-//! 1. writes the client's file under `/app/files` if asked (the ephemeral filesystem);
+//! 1. reads the client's file back if asked, then writes it if asked (the ephemeral filesystem:
+//!    each file starts with the id of the request that wrote it, so a read says whose write it
+//!    found);
 //! 2. burns the request's CPU demand with the calibrated spin;
 //! 3. on a cache miss (an item this dyno has not fetched since it started) waits the miss penalty;
 //! 4. waits the request's I/O time (a sleep: it holds its slot but no CPU);
 //! 5. answers with the times it measured: queue, CPU phase (wall), CPU used, wait.
 //!
-//! Request: `GET /work?id=7&cpu=20000000&wait=0&write=0&client=0&item=0&miss=0 HTTP/1.1`
+//! Request: `GET /work?id=7&cpu=20000000&wait=0&write=0&client=0&read=0&item=0&miss=0 HTTP/1.1`
 //! (times in ns, sizes in bytes; `item` absent = no cache). `GET /ping` answers at once;
 //! `GET /files` reports the files on the dyno's disk.
+//!
+//! **Boot and SIGTERM.** With a boot time the app sleeps that long before it binds its port (an
+//! app loading its code), so a restart shows the scenario's boot gap. On SIGTERM it stops
+//! accepting connections, serves what it has received, and exits once it is idle: the
+//! platform's graceful shutdown (the supervisor's grace period then SIGKILL bound it).
 
 use super::spin::{burn_cpu_time, burn_work, mono_ns, precise_timers, thread_cpu_ns};
 use std::collections::{HashSet, VecDeque};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -45,6 +53,8 @@ pub struct AppConfig {
     pub iters_per_s: f64,
     /// How CPU demand is burned.
     pub mode: SpinMode,
+    /// Time to sleep before binding the port (the app's own boot).
+    pub boot: Duration,
 }
 
 /// A parsed request line.
@@ -64,6 +74,8 @@ pub struct WorkRequest {
     pub item: Option<u64>,
     /// Penalty of a cache miss, ns.
     pub miss_ns: u64,
+    /// Read the client's file back before any write.
+    pub read: bool,
 }
 
 impl WorkRequest {
@@ -73,6 +85,9 @@ impl WorkRequest {
             "id={}&cpu={}&wait={}&write={}&client={}",
             self.id, self.cpu_ns, self.wait_ns, self.write_bytes, self.client
         );
+        if self.read {
+            q.push_str("&read=1");
+        }
         if let Some(item) = self.item {
             q.push_str(&format!("&item={item}&miss={}", self.miss_ns));
         }
@@ -95,6 +110,7 @@ impl WorkRequest {
                 "client" => w.client = n,
                 "item" => w.item = Some(n),
                 "miss" => w.miss_ns = n,
+                "read" => w.read = n != 0,
                 _ => {}
             }
         }
@@ -119,21 +135,31 @@ pub struct ServerTimes {
     pub miss: bool,
     /// Files on the dyno's disk after this request.
     pub files: u64,
+    /// `CLOCK_MONOTONIC` instant (ns) a worker took the request.
+    pub start_ns: u64,
+    /// For a read: 1 + the id of the request whose write it found, 0 if the file was absent.
+    pub read_tag: Option<u64>,
 }
 
 impl ServerTimes {
     /// The response body.
     pub fn to_body(&self) -> String {
-        format!(
-            "id={} queue_ns={} cpu_wall_ns={} cpu_ns={} wait_ns={} miss={} files={}\n",
+        let mut b = format!(
+            "id={} queue_ns={} cpu_wall_ns={} cpu_ns={} wait_ns={} miss={} files={} start_ns={}",
             self.id,
             self.queue_ns,
             self.cpu_wall_ns,
             self.cpu_used_ns,
             self.wait_ns,
             u8::from(self.miss),
-            self.files
-        )
+            self.files,
+            self.start_ns
+        );
+        if let Some(t) = self.read_tag {
+            b.push_str(&format!(" read_tag={t}"));
+        }
+        b.push('\n');
+        b
     }
 
     /// Parse a response body; `None` if it is not one.
@@ -152,6 +178,8 @@ impl ServerTimes {
                 "wait_ns" => t.wait_ns = n,
                 "miss" => t.miss = n != 0,
                 "files" => t.files = n,
+                "start_ns" => t.start_ns = n,
+                "read_tag" => t.read_tag = Some(n),
                 _ => seen -= 1,
             }
         }
@@ -202,17 +230,34 @@ struct Shared {
     queue: Mutex<VecDeque<Job>>,
     ready: Condvar,
     cache: Mutex<HashSet<u64>>,
+    /// Requests a worker is serving.
+    busy: AtomicUsize,
     cfg: AppConfig,
 }
 
-/// Run the app until the process is killed (SIGTERM ends it: the default action).
+/// Set by SIGTERM: drain and exit.
+static TERM: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_term(_: libc::c_int) {
+    TERM.store(true, Ordering::SeqCst);
+}
+
+/// Run the app until it is killed, or until it has drained after SIGTERM.
 pub fn serve(cfg: AppConfig) -> std::io::Result<()> {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t);
+    }
+    if !cfg.boot.is_zero() {
+        std::thread::sleep(cfg.boot);
+    }
     let listener = TcpListener::bind(("0.0.0.0", cfg.port))?;
     let _ = std::fs::create_dir_all("files");
     let shared = Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
         ready: Condvar::new(),
         cache: Mutex::new(HashSet::new()),
+        busy: AtomicUsize::new(0),
         cfg: cfg.clone(),
     });
     for _ in 0..cfg.workers.max(1) {
@@ -225,14 +270,16 @@ pub fn serve(cfg: AppConfig) -> std::io::Result<()> {
 }
 
 /// Accept connections and read requests into the queue, with poll(2) over every connection.
+/// After SIGTERM: no new connections; returns once nothing is queued, served or unread.
 fn io_loop(listener: &TcpListener, shared: &Shared) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let mut conns: Vec<(Arc<TcpStream>, Vec<u8>)> = Vec::new();
     let mut fds: Vec<libc::pollfd> = Vec::new();
     loop {
+        let term = TERM.load(Ordering::SeqCst);
         fds.clear();
         fds.push(libc::pollfd {
-            fd: listener.as_raw_fd(),
+            fd: if term { -1 } else { listener.as_raw_fd() },
             events: libc::POLLIN,
             revents: 0,
         });
@@ -243,9 +290,19 @@ fn io_loop(listener: &TcpListener, shared: &Shared) -> std::io::Result<()> {
                 revents: 0,
             });
         }
+        let timeout = if term { 5 } else { 100 };
         // SAFETY: poll(2) over a live, correctly sized array.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 1000) };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if n <= 0 {
+            let idle = shared.busy.load(Ordering::SeqCst) == 0
+                && shared
+                    .queue
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_empty();
+            if term && n == 0 && idle {
+                return Ok(());
+            }
             continue;
         }
         let now = mono_ns();
@@ -265,6 +322,7 @@ fn io_loop(listener: &TcpListener, shared: &Shared) -> std::io::Result<()> {
                         buf.drain(..end + 4);
                         let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
                         let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+                        shared.busy.fetch_add(1, Ordering::SeqCst);
                         q.push_back(Job {
                             conn: Arc::clone(conn),
                             path,
@@ -278,7 +336,7 @@ fn io_loop(listener: &TcpListener, shared: &Shared) -> std::io::Result<()> {
         for i in closed.into_iter().rev() {
             conns.swap_remove(i);
         }
-        if fds[0].revents != 0 {
+        if !term && fds[0].revents != 0 {
             while let Ok((s, _)) = listener.accept() {
                 let _ = s.set_nodelay(true);
                 let _ = s.set_nonblocking(false);
@@ -318,14 +376,27 @@ fn worker(shared: &Shared) {
             _ => http_response("404 Not Found", "not found\n"),
         };
         let _ = (&*job.conn).write_all(response.as_bytes());
+        shared.busy.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 fn work(shared: &Shared, w: &WorkRequest, received_ns: u64, start: u64) -> ServerTimes {
     let mut files = 0;
+    let path = format!("files/{}", w.client);
+    // The file's first line is the id of the request that wrote it.
+    let read_tag = w.read.then(|| {
+        std::fs::read(&path)
+            .ok()
+            .and_then(|b| {
+                let end = b.iter().position(|c| *c == b'\n')?;
+                std::str::from_utf8(&b[..end]).ok()?.parse::<u64>().ok()
+            })
+            .map_or(0, |id| id + 1)
+    });
     if w.write_bytes > 0 {
-        let path = format!("files/{}", w.client);
-        let _ = std::fs::write(&path, vec![0u8; w.write_bytes.min(1 << 30) as usize]);
+        let mut body = format!("{}\n", w.id).into_bytes();
+        body.resize(body.len().max(w.write_bytes.min(1 << 30) as usize), 0);
+        let _ = std::fs::write(&path, body);
         files = files_on_disk().0;
     }
     // The cache is looked up when the request gets its slot, as in the model.
@@ -357,6 +428,8 @@ fn work(shared: &Shared, w: &WorkRequest, received_ns: u64, start: u64) -> Serve
         wait_ns: mono_ns() - cpu_end,
         miss,
         files,
+        start_ns: start,
+        read_tag,
     }
 }
 
@@ -437,6 +510,7 @@ mod tests {
             client: 4,
             item: Some(9),
             miss_ns: 7,
+            read: true,
         };
         let http = w.to_http();
         let path = http.split_whitespace().nth(1).unwrap();
@@ -451,6 +525,8 @@ mod tests {
             wait_ns: 4,
             miss: true,
             files: 2,
+            start_ns: 11,
+            read_tag: Some(4),
         };
         let r = http_response("200 OK", &t.to_body());
         let (code, body, len) = parse_response(r.as_bytes()).unwrap();

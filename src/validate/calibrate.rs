@@ -434,6 +434,7 @@ fn isolated(t: &Target, n: u32, cpu_ns: u64, gap_ms: u64) -> Result<Vec<u64>, St
         .map(|i| Planned {
             at_ns: u64::from(i) * gap_ms * 1_000_000,
             dyno: 0,
+            app: 0,
             work: WorkRequest {
                 id: u64::from(i),
                 cpu_ns,

@@ -86,6 +86,10 @@ pub struct ValidateArgs {
     /// Flag the run when steal exceeds this fraction of CPU time.
     #[arg(long, value_parser = fraction, default_value = "0.05")]
     pub max_steal: f64,
+    /// Run the real side N times (same requests, same lifecycle): pooled quantiles with 95%
+    /// bootstrap intervals in comparison.csv.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
 }
 
 /// `dynosim calibrate`.
@@ -111,6 +115,9 @@ pub struct AppArgs {
     /// How CPU demand is burned.
     #[arg(long, value_enum, default_value_t = SpinArg::Work)]
     pub spin: SpinArg,
+    /// Sleep this many ns before binding the port (the app's own boot time).
+    #[arg(long, default_value_t = 0)]
+    pub boot_ns: u64,
 }
 
 /// `dynosim burn` (a neighbour source, inside its own cgroup).
@@ -175,6 +182,7 @@ pub fn run_validate(args: &ValidateArgs) -> ExitCode {
         max_shared_dynos: args.max_shared_dynos,
         max_steal: args.max_steal,
         program: None,
+        repeat: args.repeat as usize,
     };
     let v = match validate(&scenario, &opts, |m| eprintln!("{m}")) {
         Ok(v) => v,
@@ -227,6 +235,27 @@ pub fn run_validate(args: &ValidateArgs) -> ExitCode {
             r.ks,
             if r.pass { "ok" } else { "OUT OF TOLERANCE" }
         );
+    }
+    for r in v.rows.iter().filter(|r| r.repetitions > 1) {
+        println!(
+            "{} {}: {} real runs pooled; 95% bootstrap interval of p50 [{:.2}, {:.2}], p99 [{:.2}, {:.2}] ms",
+            r.tier,
+            r.size,
+            r.repetitions,
+            r.real_ci[0].0,
+            r.real_ci[0].1,
+            r.real_ci[2].0,
+            r.real_ci[2].1
+        );
+    }
+    if !v.lifecycle.is_empty() {
+        println!("lifecycle (real | sim):");
+        for m in &v.lifecycle {
+            println!(
+                "  {:<10} {:<24} {:>12.4} {:>12.4}",
+                m.app, m.metric, m.real, m.sim
+            );
+        }
     }
     println!(
         "steal during the real run: {:.2}% of CPU time{}",
@@ -292,6 +321,7 @@ pub fn run_app(args: &AppArgs) -> ExitCode {
         workers: args.workers as usize,
         iters_per_s: iters,
         mode: args.spin.into(),
+        boot: Duration::from_nanos(args.boot_ns),
     };
     match super::app::serve(cfg) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,12 @@
 //! Comparing the real and the simulated run from their `requests.csv` files: quantiles, mean,
-//! relative errors, the KS distance on log latency, a paired ratio, and the CDF points.
+//! relative errors, the KS distance on log latency, a paired ratio, the CDF points, and a
+//! percentile-bootstrap confidence interval of each real statistic.
+//!
+//! With several real repetitions (`--repeat`) the real statistics are those of the pooled
+//! requests, and the bootstrap resamples requests within each repetition (a stratified
+//! bootstrap), so the interval covers both the finite sample and the run-to-run spread.
 
+use crate::engine::SeedTree;
 use crate::output::{OutputError, fmt_f64};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -125,6 +131,10 @@ pub struct Row {
     pub ks_critical: f64,
     /// Median over requests completed in both runs of simulated / real latency.
     pub paired_median_ratio: f64,
+    /// Real repetitions pooled.
+    pub repetitions: usize,
+    /// 95 % percentile-bootstrap interval of each real statistic (p50, p90, p99, mean), ms.
+    pub real_ci: [(f64, f64); 4],
     /// Within the tolerances.
     pub pass: bool,
 }
@@ -145,20 +155,66 @@ fn stats(v: &[f64]) -> [f64; 4] {
     [quantile(v, 0.5), quantile(v, 0.9), quantile(v, 0.99), mean]
 }
 
-/// Compare the two sample sets, tier by tier.
-pub fn compare(real: &Samples, sim: &Samples, tol: &Tolerances) -> Vec<Row> {
-    let keys: std::collections::BTreeSet<_> = real.keys().chain(sim.keys()).cloned().collect();
+/// Bootstrap resamples per interval.
+pub const BOOTSTRAP: usize = 1000;
+
+/// 95 % percentile-bootstrap intervals of (p50, p90, p99, mean) of the pooled `groups`,
+/// resampling within each group; `seed` makes it deterministic.
+pub fn bootstrap(groups: &[Vec<f64>], seed: u64) -> [(f64, f64); 4] {
+    let n: usize = groups.iter().map(Vec::len).sum();
+    if n == 0 {
+        return [(f64::NAN, f64::NAN); 4];
+    }
+    let mut rng = SeedTree::new(seed).named("validate/bootstrap").stream();
+    let mut draws: [Vec<f64>; 4] = Default::default();
+    let mut buf = Vec::with_capacity(n);
+    for _ in 0..BOOTSTRAP {
+        buf.clear();
+        for g in groups.iter().filter(|g| !g.is_empty()) {
+            for _ in 0..g.len() {
+                buf.push(g[rng.below(g.len() as u64) as usize]);
+            }
+        }
+        buf.sort_by(f64::total_cmp);
+        for (i, v) in stats(&buf).into_iter().enumerate() {
+            draws[i].push(v);
+        }
+    }
+    draws.map(|mut d| {
+        d.sort_by(f64::total_cmp);
+        (quantile(&d, 0.025), quantile(&d, 0.975))
+    })
+}
+
+/// Compare the real sample sets (one per repetition) with the simulated one, tier by tier.
+/// `seed` seeds the bootstrap.
+pub fn compare(real: &[Samples], sim: &Samples, tol: &Tolerances, seed: u64) -> Vec<Row> {
+    let keys: std::collections::BTreeSet<_> = real
+        .iter()
+        .flat_map(|r| r.keys())
+        .chain(sim.keys())
+        .cloned()
+        .collect();
     keys.into_iter()
         .map(|k| {
             let empty = BTreeMap::new();
-            let r = real.get(&k).unwrap_or(&empty);
             let s = sim.get(&k).unwrap_or(&empty);
-            let mut rv: Vec<f64> = r.values().copied().collect();
+            let groups: Vec<Vec<f64>> = real
+                .iter()
+                .map(|r| {
+                    r.get(&k)
+                        .map(|m| m.values().copied().collect())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let mut rv: Vec<f64> = groups.concat();
             let mut sv: Vec<f64> = s.values().copied().collect();
             rv.sort_by(f64::total_cmp);
             sv.sort_by(f64::total_cmp);
-            let mut ratios: Vec<f64> = r
+            let mut ratios: Vec<f64> = real
                 .iter()
+                .filter_map(|r| r.get(&k))
+                .flat_map(|r| r.iter())
                 .filter_map(|(id, x)| s.get(id).map(|y| y / x.max(1e-9)))
                 .collect();
             ratios.sort_by(f64::total_cmp);
@@ -173,6 +229,8 @@ pub fn compare(real: &Samples, sim: &Samples, tol: &Tolerances) -> Vec<Row> {
                 ks: ks_log(&rv, &sv),
                 ks_critical: 1.358 * ((n + m) / (n * m)).sqrt(),
                 paired_median_ratio: quantile(&ratios, 0.5),
+                repetitions: real.len(),
+                real_ci: bootstrap(&groups, seed),
                 pass: false,
             };
             row.pass = row.error(0).abs() <= tol.p50
@@ -217,6 +275,15 @@ pub const COMPARISON_COLUMNS: &[&str] = &[
     "tolerance_p50",
     "tolerance_p99",
     "within_tolerance",
+    "repetitions",
+    "p50_real_ci_lo_ms",
+    "p50_real_ci_hi_ms",
+    "p90_real_ci_lo_ms",
+    "p90_real_ci_hi_ms",
+    "p99_real_ci_lo_ms",
+    "p99_real_ci_hi_ms",
+    "mean_real_ci_lo_ms",
+    "mean_real_ci_hi_ms",
 ];
 
 /// Write comparison.csv.
@@ -251,7 +318,12 @@ pub fn write_comparison(
             fmt_f64(tol.p50, 4),
             fmt_f64(tol.p99, 4),
             r.pass.to_string(),
+            r.repetitions.to_string(),
         ]);
+        for (lo, hi) in r.real_ci {
+            rec.push(fmt_f64(lo, 4));
+            rec.push(fmt_f64(hi, 4));
+        }
         w.write_record(&rec).map_err(|e| out_err(path, e))?;
     }
     w.flush().map_err(|e| out_err(path, e))
@@ -262,9 +334,11 @@ pub fn write_comparison(
 pub fn write_cdf(
     path: &Path,
     scenario: &str,
-    real: &Samples,
+    real: &[Samples],
     sim: &Samples,
 ) -> Result<(), OutputError> {
+    let real = pool(real);
+    let real = &real;
     let mut w = csv::Writer::from_path(path).map_err(|e| out_err(path, e))?;
     w.write_record(["scenario", "tier", "size", "run", "quantile", "latency_ms"])
         .map_err(|e| out_err(path, e))?;
@@ -290,6 +364,23 @@ pub fn write_cdf(
     w.flush().map_err(|e| out_err(path, e))
 }
 
+/// The repetitions' samples as one set (request ids made distinct per repetition).
+pub fn pool(reps: &[Samples]) -> Samples {
+    if reps.len() == 1 {
+        return reps[0].clone();
+    }
+    let mut out: Samples = BTreeMap::new();
+    for (k, r) in reps.iter().enumerate() {
+        for (key, m) in r {
+            let e = out.entry(key.clone()).or_default();
+            for (id, v) in m {
+                e.insert(((k as u64) << 40) | id, *v);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,5 +395,25 @@ mod tests {
         assert_eq!(ks_log(&v, &w), 1.0);
         let half: Vec<f64> = (51..=150).map(f64::from).collect();
         assert!((ks_log(&v, &half) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bootstrap_is_seeded_and_brackets_the_statistic() {
+        let g: Vec<f64> = (1..=400).map(|i| f64::from(i) * 0.5).collect();
+        let a = bootstrap(std::slice::from_ref(&g), 7);
+        assert_eq!(a, bootstrap(std::slice::from_ref(&g), 7));
+        let s = stats(&g);
+        for i in 0..4 {
+            assert!(
+                a[i].0 <= s[i] && s[i] <= a[i].1,
+                "{i}: {:?} vs {}",
+                a[i],
+                s[i]
+            );
+            assert!(a[i].1 - a[i].0 > 0.0);
+        }
+        // Two copies of the sample: a narrower interval around the same values.
+        let b = bootstrap(&[g.clone(), g.clone()], 7);
+        assert!(b[0].1 - b[0].0 < a[0].1 - a[0].0);
     }
 }

@@ -17,6 +17,8 @@
 
 use super::app::{ServerTimes, WorkRequest, parse_response};
 use super::spin::{high_priority, mono_ns, pin_thread, precise_timers, sleep_until};
+use crate::engine::RngStream;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -49,8 +51,10 @@ impl Target {
 pub struct Planned {
     /// Send time, ns after `t0`.
     pub at_ns: u64,
-    /// Index into the targets (the router's choice).
+    /// Index into the targets (the router's choice when every dyno stays up).
     pub dyno: usize,
+    /// The app (index into the routes of a run with restarts).
+    pub app: usize,
     /// What the app should do.
     pub work: WorkRequest,
 }
@@ -66,8 +70,13 @@ pub struct Outcome {
     pub status: u16,
     /// The app's own measurements.
     pub server: Option<ServerTimes>,
-    /// Why it failed, if it did (connection refused or closed, client limits).
+    /// Why it failed, if it did (connection refused or closed, client limits; `H10`/`H20`
+    /// from the router).
     pub error: Option<String>,
+    /// The endpoint (dyno incarnation) it was sent to.
+    pub endpoint: Option<usize>,
+    /// Held by the router while no dyno was up.
+    pub held: bool,
 }
 
 /// Settings of one load run.
@@ -165,6 +174,29 @@ pub fn wait_ready(t: &Target, timeout: Duration) -> Result<Duration, String> {
     ))
 }
 
+/// One `GET path` to the app behind `t` on a new connection; the response body. Fails fast
+/// when nothing listens yet (a booting dyno).
+pub fn fetch(t: &Target, path: &str) -> Result<String, String> {
+    let own = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| format!("cannot open this thread's network namespace: {e}"))?;
+    let mut s = connect_in(t, &own)?.map_err(|e| e.to_string())?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    s.write_all(format!("GET {path} HTTP/1.1\r\n\r\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("the app closed the connection".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some((_, body, _)) = parse_response(&buf) {
+            return Ok(body.to_string());
+        }
+    }
+}
+
 struct Epoll(OwnedFd);
 
 impl Epoll {
@@ -191,31 +223,100 @@ impl Epoll {
     }
 }
 
-/// Send `plan` (sorted by time) to `targets` open-loop and collect one [`Outcome`] per request.
-/// Stops sending when `stop` is set. Errors only if the generator itself cannot work.
-pub fn run(
-    targets: &[Target],
-    plan: &[Planned],
-    opts: &LoadOptions,
-    stop: &AtomicBool,
-) -> Result<Vec<Outcome>, String> {
-    let epoll = Arc::new(Epoll::new().map_err(|e| format!("epoll: {e}"))?);
-    let state = Arc::new(Mutex::new(State {
-        conns: Vec::new(),
-        idle: targets.iter().map(|_| Vec::new()).collect(),
-        outcomes: vec![Outcome::default(); plan.len()],
-        open: 0,
-        live: 0,
-    }));
-    let _ = pin_thread(&opts.cpus);
-    precise_timers();
-    high_priority();
-    // One connector thread per dyno lives in that dyno's network namespace for the whole run
-    // (entering a namespace costs up to milliseconds, too slow for the dispatcher's path). It
-    // keeps a few idle connections in reserve and opens one on demand when none is left.
-    let mut connectors = Vec::new();
-    for (d, t) in targets.iter().enumerate() {
-        let (tx, rx) = mpsc::channel::<Msg>();
+/// The router's state for one app, with the model's rules (docs/model.md, "Routing while dynos
+/// are down"): a random up dyno; with none up, hold the request while one is booting (H20 after
+/// `hold_ns`), else H10 at once.
+pub struct AppRoute {
+    rng: RngStream,
+    routers: u64,
+    /// Endpoints that are up, in the order they came up (the model's `up` list).
+    up: Vec<usize>,
+    /// Incarnations booting.
+    coming: usize,
+    /// Requests held, in the order they arrived.
+    held: VecDeque<usize>,
+    hold_ns: u64,
+}
+
+impl AppRoute {
+    /// An app's router drawing from `rng` (the model's `router/<app>` stream) with `routers`
+    /// routers; requests are held at most `hold_ns` while dynos boot.
+    pub fn new(rng: RngStream, routers: u32, hold_ns: u64) -> AppRoute {
+        AppRoute {
+            rng,
+            routers: u64::from(routers.max(1)),
+            up: Vec::new(),
+            coming: 0,
+            held: VecDeque::new(),
+            hold_ns,
+        }
+    }
+}
+
+/// A load run in progress: connections, endpoints (one per dyno incarnation, each reached in its
+/// own network namespace) and, for a run with restarts, the router's view of which are up.
+/// The lifecycle thread calls [`Live::add_endpoint`], [`Live::booting`], [`Live::up`] and
+/// [`Live::down`] while [`Live::dispatch`] sends; the router lock is held while a request is
+/// written, so once `down` returns no request can reach that endpoint any more.
+pub struct Live {
+    state: Arc<Mutex<State>>,
+    epoll: Arc<Epoll>,
+    connectors: Mutex<Vec<Option<Connector>>>,
+    routes: Mutex<Vec<AppRoute>>,
+    plan: Vec<Planned>,
+    opts: LoadOptions,
+    done: Arc<AtomicBool>,
+    receiver: Mutex<Option<std::thread::JoinHandle<()>>>,
+    fatal: Mutex<Option<String>>,
+}
+
+type Connector = (
+    mpsc::Sender<Msg>,
+    std::thread::JoinHandle<Result<(), String>>,
+);
+
+impl Live {
+    /// A run of `plan` (sorted by time). With `routes` (one per app) requests are routed online
+    /// among the endpoints that are up; without, each goes to endpoint `Planned::dyno`.
+    pub fn new(
+        plan: &[Planned],
+        opts: &LoadOptions,
+        routes: Vec<AppRoute>,
+    ) -> Result<Live, String> {
+        let epoll = Arc::new(Epoll::new().map_err(|e| format!("epoll: {e}"))?);
+        let state = Arc::new(Mutex::new(State {
+            conns: Vec::new(),
+            idle: Vec::new(),
+            outcomes: vec![Outcome::default(); plan.len()],
+            open: 0,
+            live: 0,
+        }));
+        let done = Arc::new(AtomicBool::new(false));
+        let receiver = {
+            let (epoll, state, done) = (Arc::clone(&epoll), Arc::clone(&state), Arc::clone(&done));
+            let (cpus, t0) = (opts.cpus.clone(), opts.t0_ns);
+            std::thread::Builder::new()
+                .name("loadgen-recv".into())
+                .spawn(move || receive(&epoll, &state, &done, &cpus, t0))
+                .map_err(|e| format!("cannot start the receiver thread: {e}"))?
+        };
+        Ok(Live {
+            state,
+            epoll,
+            connectors: Mutex::new(Vec::new()),
+            routes: Mutex::new(routes),
+            plan: plan.to_vec(),
+            opts: opts.clone(),
+            done,
+            receiver: Mutex::new(Some(receiver)),
+            fatal: Mutex::new(None),
+        })
+    }
+
+    /// Add a dyno incarnation: a connector thread in its network namespace and `prewarm` idle
+    /// connections. Returns its endpoint number. It gets requests once it is [`Live::up`] (or,
+    /// without routes, when the plan names it).
+    pub fn add_endpoint(&self, t: &Target) -> Result<usize, String> {
         let netns = match &t.netns {
             Some(f) => Some(
                 f.try_clone()
@@ -223,105 +324,184 @@ pub fn run(
             ),
             None => None,
         };
+        let mut conns = lock_any(&self.connectors);
+        let ep = conns.len();
+        lock(&self.state).idle.push(Vec::new());
+        let (tx, rx) = mpsc::channel::<Msg>();
         let (addr, state, epoll, cpus) = (
             t.addr,
-            Arc::clone(&state),
-            Arc::clone(&epoll),
-            opts.cpus.clone(),
+            Arc::clone(&self.state),
+            Arc::clone(&self.epoll),
+            self.opts.cpus.clone(),
         );
         let h = std::thread::Builder::new()
             .name("loadgen-connect".into())
-            .spawn(move || connector(d, netns, addr, &state, &epoll, &cpus, &rx))
+            .spawn(move || connector(ep, netns, addr, &state, &epoll, &cpus, &rx))
             .map_err(|e| format!("cannot start a connector thread: {e}"))?;
-        connectors.push((tx, h));
+        conns.push(Some((tx, h)));
+        drop(conns);
+        for _ in 0..self.opts.prewarm {
+            if let Ok(idx) = self.open_now(ep) {
+                lock(&self.state).idle[ep].push(idx);
+            }
+        }
+        Ok(ep)
     }
-    let open_now = |dyno: usize| -> Result<usize, String> {
+
+    /// An incarnation of `app` starts booting: requests are held, not refused, meanwhile.
+    pub fn booting(&self, app: usize) {
+        if let Some(r) = lock_any(&self.routes).get_mut(app) {
+            r.coming += 1;
+        }
+    }
+
+    /// A booting incarnation of `app` will not come up (killed while booting).
+    pub fn boot_failed(&self, app: usize) {
+        if let Some(r) = lock_any(&self.routes).get_mut(app) {
+            r.coming = r.coming.saturating_sub(1);
+        }
+    }
+
+    /// Endpoint `ep` of `app` answers: the router may use it, and the held requests go now, in
+    /// the order they were held (those held longer than the hold get H20).
+    pub fn up(&self, app: usize, ep: usize) {
+        let mut routes = lock_any(&self.routes);
+        let Some(r) = routes.get_mut(app) else { return };
+        r.coming = r.coming.saturating_sub(1);
+        r.up.push(ep);
+        let now = mono_ns().saturating_sub(self.opts.t0_ns);
+        while let Some(i) = r.held.pop_front() {
+            if now >= self.plan[i].at_ns + r.hold_ns {
+                lock(&self.state).outcomes[i].error = Some("H20: held while dynos booted".into());
+                continue;
+            }
+            let pick = r.up[r.rng.below(r.up.len() as u64) as usize];
+            self.send(i, pick);
+        }
+    }
+
+    /// Endpoint `ep` leaves the router (SIGTERM, crash). Returns once no request can be sent
+    /// to it any more.
+    pub fn down(&self, ep: usize) {
+        for r in lock_any(&self.routes).iter_mut() {
+            r.up.retain(|&x| x != ep);
+        }
+    }
+
+    /// Forget endpoint `ep`'s idle connections and connector (its jail is gone).
+    pub fn close_endpoint(&self, ep: usize) {
+        {
+            let mut st = lock(&self.state);
+            let idle = st.idle.get_mut(ep).map(std::mem::take).unwrap_or_default();
+            for idx in idle {
+                if st.conns[idx].take().is_some() {
+                    st.live -= 1;
+                }
+            }
+        }
+        let c = lock_any(&self.connectors)
+            .get_mut(ep)
+            .and_then(Option::take);
+        if let Some((tx, h)) = c {
+            drop(tx);
+            if let Ok(Err(e)) = h.join() {
+                lock_any(&self.fatal).get_or_insert(e);
+            }
+        }
+    }
+
+    fn open_now(&self, ep: usize) -> Result<usize, String> {
         let (reply, answer) = mpsc::channel();
-        connectors[dyno]
-            .0
-            .send(Msg::Open(reply))
-            .map_err(|_| "a connector thread ended".to_string())?;
+        let sent = match lock_any(&self.connectors).get(ep) {
+            Some(Some((tx, _))) => tx.send(Msg::Open(reply)).is_ok(),
+            _ => false,
+        };
+        if !sent {
+            return Err("the dyno's connector has ended".to_string());
+        }
         answer
             .recv()
             .map_err(|_| "a connector thread ended".to_string())?
-    };
-    for d in 0..connectors.len() {
-        for _ in 0..opts.prewarm {
-            if let Ok(idx) = open_now(d) {
-                lock(&state).idle[d].push(idx);
-            }
+    }
+
+    /// Route request `i` (at its time): the plan's dyno without routes, else the model's rule.
+    fn route(&self, i: usize) {
+        let p = &self.plan[i];
+        let mut routes = lock_any(&self.routes);
+        let Some(r) = routes.get_mut(p.app) else {
+            drop(routes);
+            return self.send(i, p.dyno);
+        };
+        let _router = r.rng.below(r.routers);
+        if !r.up.is_empty() {
+            let pick = r.up[r.rng.below(r.up.len() as u64) as usize];
+            // Under the router lock: `down` cannot slip between the choice and the write.
+            self.send(i, pick);
+        } else if r.coming > 0 {
+            r.held.push_back(i);
+            lock(&self.state).outcomes[i].held = true;
+        } else {
+            let now = mono_ns().saturating_sub(self.opts.t0_ns);
+            let mut st = lock(&self.state);
+            st.outcomes[i].sent_ns = now;
+            st.outcomes[i].error = Some("H10: no dyno up or booting".into());
         }
     }
 
-    let done = Arc::new(AtomicBool::new(false));
-    let receiver = {
-        let (epoll, state, done) = (Arc::clone(&epoll), Arc::clone(&state), Arc::clone(&done));
-        let (cpus, t0) = (opts.cpus.clone(), opts.t0_ns);
-        std::thread::Builder::new()
-            .name("loadgen-recv".into())
-            .spawn(move || receive(&epoll, &state, &done, &cpus, t0))
-            .map_err(|e| format!("cannot start the receiver thread: {e}"))?
-    };
-
-    let mut fatal = None;
-    for (i, p) in plan.iter().enumerate() {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        sleep_until(opts.t0_ns + p.at_ns);
+    /// Write request `i` to endpoint `ep` on an idle connection, or a new one.
+    fn send(&self, i: usize, ep: usize) {
         let (reuse, left) = {
-            let mut st = lock(&state);
-            let r = st.idle[p.dyno].pop();
-            (r, st.idle[p.dyno].len())
+            let mut st = lock(&self.state);
+            st.outcomes[i].endpoint = Some(ep);
+            let r = st.idle.get_mut(ep).and_then(Vec::pop);
+            (r, st.idle.get(ep).map_or(0, Vec::len))
         };
         if left < SPARE {
-            let _ = connectors[p.dyno].0.send(Msg::Refill);
+            if let Some(Some((tx, _))) = lock_any(&self.connectors).get(ep) {
+                let _ = tx.send(Msg::Refill);
+            }
         }
+        let fail = |e: String| {
+            let now = mono_ns().saturating_sub(self.opts.t0_ns);
+            let mut st = lock(&self.state);
+            st.outcomes[i].sent_ns = now;
+            st.outcomes[i].error = Some(e);
+        };
         let idx = match reuse {
             Some(idx) => idx,
             None => {
-                if lock(&state).live >= opts.max_conns {
-                    let now = mono_ns().saturating_sub(opts.t0_ns);
-                    let mut st = lock(&state);
-                    st.outcomes[i].sent_ns = now;
-                    st.outcomes[i].error = Some(format!(
+                if lock(&self.state).live >= self.opts.max_conns {
+                    return fail(format!(
                         "client: {} connections open, the generator's limit",
-                        opts.max_conns
+                        self.opts.max_conns
                     ));
-                    continue;
                 }
-                match open_now(p.dyno) {
+                match self.open_now(ep) {
                     Ok(idx) => idx,
-                    Err(e) => {
-                        let now = mono_ns().saturating_sub(opts.t0_ns);
-                        let mut st = lock(&state);
-                        st.outcomes[i].sent_ns = now;
-                        st.outcomes[i].error = Some(e);
-                        continue;
-                    }
+                    Err(e) => return fail(e),
                 }
             }
         };
-        let bytes = p.work.to_http();
-        let mut guard = lock(&state);
+        let bytes = self.plan[i].work.to_http();
+        let mut guard = lock(&self.state);
         let st = &mut *guard;
-        let now = mono_ns().saturating_sub(opts.t0_ns);
+        let now = mono_ns().saturating_sub(self.opts.t0_ns);
         st.outcomes[i].sent_ns = now;
         let Some(conn) = st.conns[idx].as_mut() else {
             st.outcomes[i].error = Some("the connection was lost".into());
-            continue;
+            return;
         };
         st.open += 1;
         conn.req = Some(i);
         let fd = conn.stream.as_raw_fd();
         let written = (&conn.stream).write_all(bytes.as_bytes());
         drop(guard);
-        let armed = epoll.ctl(libc::EPOLL_CTL_MOD, fd, idx);
+        let armed = self.epoll.ctl(libc::EPOLL_CTL_MOD, fd, idx);
         if let Err(e) = written
             .map_err(|e| e.to_string())
             .and(armed.map_err(|e| e.to_string()))
         {
-            let mut st = lock(&state);
+            let mut st = lock(&self.state);
             if st.conns[idx].as_ref().and_then(|c| c.req) == Some(i) {
                 st.outcomes[i].error = Some(format!("send: {e}"));
                 st.open -= 1;
@@ -330,26 +510,68 @@ pub fn run(
             }
         }
     }
-    // Wait for the responses still due.
-    while !stop.load(Ordering::Relaxed) && fatal.is_none() {
-        if lock(&state).open == 0 || mono_ns() >= opts.t0_ns + opts.stop_ns {
-            break;
+
+    /// Send the whole plan open-loop, then wait for the responses still due (until `stop_ns`).
+    /// Call from the thread that should send (it pins and prioritises itself).
+    pub fn dispatch(&self, stop: &AtomicBool) {
+        let _ = pin_thread(&self.opts.cpus);
+        precise_timers();
+        high_priority();
+        for (i, p) in self.plan.iter().enumerate() {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            sleep_until(self.opts.t0_ns + p.at_ns);
+            self.route(i);
         }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    done.store(true, Ordering::SeqCst);
-    let _ = receiver.join();
-    for (tx, h) in connectors {
-        drop(tx);
-        if let Ok(Err(e)) = h.join() {
-            fatal.get_or_insert(e);
+        while !stop.load(Ordering::Relaxed) && lock_any(&self.fatal).is_none() {
+            let held = lock_any(&self.routes).iter().any(|r| !r.held.is_empty());
+            if (!held && lock(&self.state).open == 0)
+                || mono_ns() >= self.opts.t0_ns + self.opts.stop_ns
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
-    if let Some(e) = fatal {
-        return Err(e);
+
+    /// Stop the receiver and connectors and return one [`Outcome`] per planned request.
+    pub fn finish(&self) -> Result<Vec<Outcome>, String> {
+        self.done.store(true, Ordering::SeqCst);
+        if let Some(h) = lock_any(&self.receiver).take() {
+            let _ = h.join();
+        }
+        let n = lock_any(&self.connectors).len();
+        for ep in 0..n {
+            self.close_endpoint(ep);
+        }
+        if let Some(e) = lock_any(&self.fatal).take() {
+            return Err(e);
+        }
+        let mut st = lock(&self.state);
+        Ok(std::mem::take(&mut st.outcomes))
     }
-    let mut st = lock(&state);
-    Ok(std::mem::take(&mut st.outcomes))
+}
+
+fn lock_any<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Send `plan` (sorted by time) to `targets` open-loop and collect one [`Outcome`] per request;
+/// each request goes to `targets[Planned::dyno]`. Stops sending when `stop` is set. Errors
+/// only if the generator itself cannot work.
+pub fn run(
+    targets: &[Target],
+    plan: &[Planned],
+    opts: &LoadOptions,
+    stop: &AtomicBool,
+) -> Result<Vec<Outcome>, String> {
+    let live = Live::new(plan, opts, Vec::new())?;
+    for t in targets {
+        live.add_endpoint(t)?;
+    }
+    live.dispatch(stop);
+    live.finish()
 }
 
 /// Idle connections each dyno's connector keeps in reserve.

@@ -8,7 +8,8 @@
 //!   neighbour schedule from the simulator's own random streams (a paired comparison);
 //! - [`real`]: the real run (dynos, burners, generator, steal) and its teardown;
 //! - [`report`]: the real run written in the simulator's CSV schema;
-//! - [`compare`]: quantiles, errors, KS distance, CDF points;
+//! - [`compare`]: quantiles, errors, KS distance, CDF points, bootstrap intervals;
+//! - [`lifecycle`]: boot gaps, restarts, errors and sticky reads of both runs compared;
 //! - [`cdfplot`]: the CDF overlay figure per tier and size;
 //! - [`calibrate`]: `dynosim calibrate` and the calibration file;
 //! - [`cli`]: the subcommands' arguments.
@@ -20,6 +21,7 @@ pub mod calibrate;
 pub mod cdfplot;
 pub mod cli;
 pub mod compare;
+pub mod lifecycle;
 pub mod loadgen;
 pub mod plan;
 pub mod real;
@@ -57,6 +59,9 @@ pub struct ValidateOptions {
     pub max_steal: f64,
     /// The dynosim executable to run inside the dynos (`None`: this program).
     pub program: Option<PathBuf>,
+    /// Real runs of the same plan (1 or more): their pooled requests are compared, with
+    /// bootstrap intervals; the simulation runs once.
+    pub repeat: usize,
 }
 
 /// Why validate could not give a verdict.
@@ -100,6 +105,8 @@ pub struct Verdict {
     pub steal: f64,
     /// Every row within the tolerances.
     pub pass: bool,
+    /// The lifecycle comparison (empty when the run has no restarts).
+    pub lifecycle: Vec<lifecycle::Metric>,
     /// Where the results are.
     pub folder: PathBuf,
 }
@@ -164,26 +171,36 @@ pub fn validate(
         probes: 200,
         program: opts.program.clone(),
     };
-    say(&format!(
-        "real run: {} requests over {} ...",
-        scaled.plan.len(),
-        cfg.duration
-    ));
-    let real = real::run(&scaled, &real_opts, &mut say).map_err(|e| {
-        if real::STOP.load(std::sync::atomic::Ordering::SeqCst) {
-            ValidateError::Interrupted
-        } else {
-            ValidateError::Real(e)
+    let repeat = opts.repeat.max(1);
+    let mut reals: Vec<RealRun> = Vec::with_capacity(repeat);
+    for k in 0..repeat {
+        say(&format!(
+            "real run{}: {} requests over {} ...",
+            if repeat > 1 {
+                format!(" {}/{repeat}", k + 1)
+            } else {
+                String::new()
+            },
+            scaled.plan.len(),
+            cfg.duration
+        ));
+        let real = real::run(&scaled, &real_opts, &mut say).map_err(|e| {
+            if real::STOP.load(std::sync::atomic::Ordering::SeqCst) {
+                ValidateError::Interrupted
+            } else {
+                ValidateError::Real(e)
+            }
+        })?;
+        if real.interrupted {
+            return Err(ValidateError::Interrupted);
         }
-    })?;
-    if real.interrupted {
-        return Err(ValidateError::Interrupted);
+        reals.push(real);
     }
-    let rtt = median(&real.probe_ns);
+    let rtt = median(&reals[0].probe_ns);
     set_network(&mut scaled, rtt);
     say(&format!(
         "request path round trip (median of {} probes): {:.3} ms, the simulation's network latency",
-        real.probe_ns.len(),
+        reals[0].probe_ns.len(),
         rtt.as_secs_f64() * 1e3
     ));
     let base = opts.out.join("validation");
@@ -192,8 +209,11 @@ pub fn validate(
         what: "cannot create".into(),
         source: e,
     })?;
-    let steal = real.steal.fraction("cpu");
-    write_real_folder(&base.join("real"), &scaled, &real, iters_per_s, rtt, &cpus)?;
+    let steal = reals.iter().map(|r| r.steal.fraction("cpu")).sum::<f64>() / repeat as f64;
+    let real_dirs: Vec<PathBuf> = (0..repeat).map(|k| base.join(real_dir(k))).collect();
+    for (real, dir) in reals.iter().zip(&real_dirs) {
+        write_real_folder(dir, &scaled, real, iters_per_s, rtt, &cpus)?;
+    }
     say("simulating the same scaled scenario ...");
     run(
         std::slice::from_ref(&scaled.scenario),
@@ -219,11 +239,15 @@ pub fn validate(
             .find(|p| p.name == process)
             .map(|p| (p.size.tier.to_string(), p.size.name.clone()))
     };
-    let read = |dir: &str| {
-        read_requests(&base.join(dir).join("requests.csv"), &tier_of).map_err(ValidateError::Real)
+    let read = |dir: &Path| {
+        read_requests(&dir.join("requests.csv"), &tier_of).map_err(ValidateError::Real)
     };
-    let (real_s, sim_s) = (read("real")?, read("sim")?);
-    let rows = compare(&real_s, &sim_s, &opts.tolerances);
+    let real_s = real_dirs
+        .iter()
+        .map(|d| read(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sim_s = read(&base.join("sim"))?;
+    let rows = compare(&real_s, &sim_s, &opts.tolerances, scaled.scenario.seed);
     write_comparison(
         &base.join("comparison.csv"),
         &scaled.scenario.name,
@@ -237,7 +261,16 @@ pub fn validate(
         &real_s,
         &sim_s,
     )?;
-    write_steal(&base.join("steal.csv"), &real)?;
+    let mut life = Vec::new();
+    if !scaled.actions.is_empty() {
+        let dirs: Vec<&Path> = real_dirs.iter().map(PathBuf::as_path).collect();
+        let (metrics, starts) =
+            lifecycle::compare(&dirs, &base.join("sim")).map_err(ValidateError::Real)?;
+        lifecycle::write(&base, &scaled.scenario.name, &metrics, &starts)?;
+        life = metrics;
+    }
+    let real_s = compare::pool(&real_s);
+    write_steal(&base.join("steal.csv"), &reals[0])?;
     // Figures: a CDF overlay per tier and size, and the usual plots of the real run (the
     // simulation's folder has its own). A figure that cannot be drawn is a warning.
     for r in &rows {
@@ -269,21 +302,33 @@ pub fn validate(
             ));
         }
     }
-    match crate::output::plot::draw_all(&base.join("real")) {
-        Ok(rep) => {
-            for w in rep.warnings {
-                say(&format!("warning: real run: {w}"));
+    for dir in &real_dirs {
+        match crate::output::plot::draw_all(dir) {
+            Ok(rep) => {
+                for w in rep.warnings {
+                    say(&format!("warning: real run: {w}"));
+                }
             }
+            Err(e) => say(&format!("warning: real run: plots not drawn: {e}")),
         }
-        Err(e) => say(&format!("warning: real run: plots not drawn: {e}")),
     }
     let pass = !rows.is_empty() && rows.iter().all(|r| r.pass);
     Ok(Verdict {
         rows,
         steal,
         pass,
+        lifecycle: life,
         folder: base,
     })
+}
+
+/// The folder of real repetition `k` (0-based): `real`, then `real-2`, `real-3`, ...
+pub fn real_dir(k: usize) -> String {
+    if k == 0 {
+        "real".into()
+    } else {
+        format!("real-{}", k + 1)
+    }
 }
 
 fn median(v: &[u64]) -> Duration {

@@ -6,9 +6,16 @@
 //! (their vCPUs are cut to what is there, and their count to what fits); shared-tier dynos all
 //! go on one shared instance made of those CPUs, with the scenario's neighbour load as a
 //! fraction of it. When dynos are dropped the arrival rate drops in proportion, so each dyno
-//! keeps its load. Everything the real run cannot reproduce (host speed variability, daily
-//! cycling, deploys, crashes, router limits) is turned off in the scaled scenario, so the
-//! simulation runs exactly what the real run does. [`Scaled::notes`] says what changed.
+//! keeps its load. Everything the real run cannot reproduce (host speed variability, eco sleep,
+//! router limits) is turned off in the scaled scenario, so the simulation runs exactly what the
+//! real run does. [`Scaled::notes`] says what changed.
+//!
+//! **Lifecycle.** Deploys, scheduled and random crashes and daily cycling stay. The scaled
+//! scenario is simulated once beforehand and its lifecycle events become the real run's
+//! [`Action`]s: a fresh jail at each `boot` (its app sleeps the simulated boot time before it
+//! listens), SIGTERM at each `sigterm`, SIGKILL at each `crash`, `r10` and `r15`. These times do
+//! not depend on the requests (the model draws them from `lifecycle/<process>` streams), so
+//! the real run restarts its dynos at exactly the simulation's times.
 //!
 //! **Pairing.** The real run's requests are drawn from the streams the model uses for the same
 //! job (`arrivals/<app>`, `cpu/<app>`, `wait/<app>`, `router/<app>`, `filesystem/<app>`), in the
@@ -19,10 +26,12 @@
 
 use super::app::WorkRequest;
 use super::loadgen::Planned;
+use crate::engine::Control;
 use crate::engine::{SeedTree, SimDuration};
 use crate::model::noise::{Neighbours, NoiseSpec};
 use crate::model::{
-    Arrivals, Dist, InstanceType, PlacementPolicy, SimConfig, Size, placement_stream,
+    Arrivals, Dist, InstanceType, LifecycleEvent, NoRequests, PlacementPolicy, SimConfig, Size,
+    placement_stream, run_job,
 };
 use crate::scenario::{Point, Scenario};
 use std::time::Duration;
@@ -87,6 +96,56 @@ pub struct Burner {
     pub flips_ns: Vec<u64>,
 }
 
+/// What the real run does to one dyno (or records) at a time the simulation chose.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionKind {
+    /// Start a fresh jail (a new incarnation) whose app sleeps `boot_ns` before it listens.
+    Boot {
+        /// The simulated boot time.
+        boot_ns: u64,
+    },
+    /// SIGTERM: out of the router at once; the app drains, SIGKILL after the scenario's `drain`.
+    Sigterm,
+    /// SIGKILL at once; the requests the dyno holds fail (H13).
+    Kill {
+        /// `crash`, `r10` or `r15`.
+        cause: &'static str,
+    },
+    /// An event only recorded (`deploy`, `cycle`, `backoff`).
+    Note {
+        /// The simulation's event name.
+        event: &'static str,
+        /// Its detail.
+        detail: String,
+    },
+}
+
+/// One lifecycle action of the real run, taken from the simulation's events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    /// When, ns after time 0.
+    pub at_ns: u64,
+    /// The app (index in the scaled configuration).
+    pub app: usize,
+    /// The dyno (index into [`Scaled::dynos`]); `None` for app-wide notes (`deploy`).
+    pub dyno: Option<usize>,
+    /// The incarnation it concerns (0 = the dyno running at time 0).
+    pub incarnation: u32,
+    /// What to do.
+    pub kind: ActionKind,
+}
+
+impl Action {
+    /// Order of actions at the same instant: dynos leave the router before new ones boot.
+    fn rank(&self) -> u8 {
+        match self.kind {
+            ActionKind::Kill { .. } | ActionKind::Sigterm => 0,
+            ActionKind::Note { .. } => 1,
+            ActionKind::Boot { .. } => 2,
+        }
+    }
+}
+
 /// A scenario fitted to this machine, with everything both runs need.
 #[derive(Debug, Clone)]
 pub struct Scaled {
@@ -105,6 +164,10 @@ pub struct Scaled {
     pub plan: Vec<Planned>,
     /// The app of each planned request.
     pub plan_app: Vec<usize>,
+    /// Lifecycle actions in time order (empty without deploys, crashes or cycling in the run).
+    pub actions: Vec<Action>,
+    /// The simulation's lifecycle events for this job, as its events.csv has them.
+    pub sim_events: Vec<LifecycleEvent>,
     /// What was changed to fit, for the user.
     pub notes: Vec<String>,
 }
@@ -197,15 +260,6 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
                 app.name, proc_.name
             ));
         }
-        if !app.deploys.is_empty()
-            || !app.crashes.is_empty()
-            || proc_.lifecycle.crash_mtbf.is_some()
-        {
-            notes.push(format!(
-                "app `{}`: deploys and crashes are not run (dropped from both runs)",
-                app.name
-            ));
-        }
         let count0 = proc_.count;
         let size = &mut proc_.size;
         if size.tier.shares_host() {
@@ -258,11 +312,23 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
                 ));
             }
         }
-        proc_.lifecycle.crash_mtbf = None;
+        // Crashes of the process that is run, renumbered; crashes of dropped dynos go.
+        let (kept, count) = (w.process, proc_.count);
+        let before = app.crashes.len();
+        app.crashes
+            .retain(|c| c.process == kept && c.dyno <= count && c.dyno >= 1);
+        for c in &mut app.crashes {
+            c.process = 0;
+        }
+        if app.crashes.len() < before {
+            notes.push(format!(
+                "app `{}`: {} scheduled crash(es) of dynos that are not run dropped",
+                app.name,
+                before - app.crashes.len()
+            ));
+        }
         w.process = 0;
         app.processes = vec![proc_];
-        app.deploys.clear();
-        app.crashes.clear();
         app.router.active_limit = u32::MAX / 2;
         app.router.backlog_per_dyno = u32::MAX / 2;
         app.router.keepalive = true;
@@ -297,7 +363,9 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
     if cfg.window.as_nanos() > cfg.duration.as_nanos() {
         cfg.window = cfg.duration;
     }
-    cfg.lifecycle.cycling = false;
+    if cfg.lifecycle.eco_sleep && cfg.apps.iter().any(|a| a.processes[0].size.sleeps) {
+        notes.push("eco sleep is not run (off in both runs)".into());
+    }
     cfg.lifecycle.eco_sleep = false;
     cfg.network.client_router = Dist::Constant(0.0);
     cfg.network.router_dyno = Dist::Constant(opts.network_rtt.as_secs_f64());
@@ -427,6 +495,23 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
         plan.push(p);
         plan_app.push(a);
     }
+    // The simulation's lifecycle for this job: its times do not depend on the requests.
+    let sim_events = run_job(&cfg, seeds, NoRequests, |_, _| Control::Continue)
+        .map_err(|e| format!("the scaled formation cannot be placed: {}", e.message))?
+        .lifecycle;
+    let first_dyno: Vec<usize> = (0..cfg.apps.len())
+        .map(|a| real.iter().position(|d| d.app == a).unwrap_or(0))
+        .collect();
+    let actions = lifecycle_actions(&sim_events, &first_dyno);
+    if !actions.is_empty() {
+        let restarts = actions
+            .iter()
+            .filter(|a| matches!(a.kind, ActionKind::Boot { .. }))
+            .count();
+        notes.push(format!(
+            "lifecycle: {restarts} dyno start(s) at the simulation's times (deploys, crashes, cycling)"
+        ));
+    }
     Ok(Scaled {
         scenario: scaled_scenario,
         seeds,
@@ -435,8 +520,62 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
         loadgen_cpus,
         plan,
         plan_app,
+        actions,
+        sim_events,
         notes,
     })
+}
+
+/// The real run's actions from the simulation's lifecycle events. `first_dyno[a]` is the index
+/// of app `a`'s first dyno in [`Scaled::dynos`]. A boot's time is the simulated one: from its
+/// `boot` event to its `up` event (or the `boot_s` it logged, if it never came up).
+pub fn lifecycle_actions(events: &[LifecycleEvent], first_dyno: &[usize]) -> Vec<Action> {
+    let dyno_of = |e: &LifecycleEvent| {
+        (e.dyno >= 1).then(|| first_dyno.get(e.app).copied().unwrap_or(0) + e.dyno as usize - 1)
+    };
+    let mut out = Vec::new();
+    for e in events {
+        let kind = match e.event {
+            "boot" => {
+                let up = events.iter().find(|u| {
+                    u.event == "up"
+                        && (u.app, u.dyno, u.incarnation) == (e.app, e.dyno, e.incarnation)
+                });
+                let boot_ns = match up {
+                    Some(u) => u.time_ns - e.time_ns,
+                    None => e
+                        .detail
+                        .split_whitespace()
+                        .find_map(|kv| kv.strip_prefix("boot_s="))
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .map_or(0, |s| SimDuration::from_secs_f64(s).as_nanos()),
+                };
+                ActionKind::Boot { boot_ns }
+            }
+            "sigterm" => ActionKind::Sigterm,
+            "crash" | "r10" | "r15" => ActionKind::Kill {
+                cause: match e.event {
+                    "crash" => "crash",
+                    "r10" => "r10",
+                    _ => "r15",
+                },
+            },
+            "deploy" | "cycle" | "backoff" => ActionKind::Note {
+                event: e.event,
+                detail: e.detail.clone(),
+            },
+            _ => continue,
+        };
+        out.push(Action {
+            at_ns: e.time_ns,
+            app: e.app,
+            dyno: dyno_of(e),
+            incarnation: e.incarnation,
+            kind,
+        });
+    }
+    out.sort_by_key(|a| (a.at_ns, a.rank()));
+    out
 }
 
 /// The neighbours of the shared instance as burners, following the model's on/off process
@@ -545,7 +684,7 @@ pub fn draw_requests(cfg: &SimConfig, a: usize, seeds: SeedTree, dynos: usize) -
         };
         if let (Some(f), Some(z)) = (&app.filesystem, &zipf) {
             req.client = fs.below(u64::from(f.clients.max(1)));
-            let _reads = fs.open01() < f.read_probability;
+            req.read = fs.open01() < f.read_probability;
             let writes = fs.open01() < f.write_probability;
             let size = fs.exp(f.write_kb * 1024.0);
             req.write_bytes = if writes { size.ceil() as u64 } else { 0 };
@@ -560,6 +699,7 @@ pub fn draw_requests(cfg: &SimConfig, a: usize, seeds: SeedTree, dynos: usize) -
         plan.push(Planned {
             at_ns: t,
             dyno,
+            app: a,
             work: req,
         });
     }

@@ -6,12 +6,14 @@
 //! and everything is dropped); if this process dies, each dyno's keeper cleans up.
 
 use super::app::SpinMode;
-use super::loadgen::{self, LoadOptions, Outcome, Target};
-use super::plan::{Burner, RealDyno, Scaled};
-use super::spin::mono_ns;
+use super::loadgen::{self, AppRoute, Live, LoadOptions, Outcome, Target};
+use super::plan::{Action, ActionKind, Burner, RealDyno, Scaled};
+use super::spin::{mono_ns, pin_thread, sleep_until};
 use crate::exec::{Dyno, JailConfig, Limits, Output};
+use crate::model::LifecycleEvent;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -130,6 +132,13 @@ pub struct RealRun {
     pub late_sends: u64,
     /// The largest send lag, ns.
     pub max_send_lag_ns: u64,
+    /// Every start of every dyno (incarnation 0 of each first).
+    pub incarnations: Vec<RealIncarnation>,
+    /// Lifecycle events after time 0 (boot, up, sigterm, stop, kill, crash, deploy, ...), in
+    /// time order, measured on the real dynos.
+    pub events: Vec<LifecycleEvent>,
+    /// `CLOCK_MONOTONIC` instant (ns) of time 0.
+    pub t0_ns: u64,
 }
 
 /// A private folder with a copy of this executable: the slug every dyno starts from.
@@ -209,7 +218,13 @@ fn boosted(shares: u64) -> u64 {
     (shares * WEIGHT_BOOST).clamp(2, 262_144)
 }
 
-fn app_config(d: &RealDyno, slug: &Path, opts: &RealOptions, log: &Path) -> JailConfig {
+fn app_config(
+    d: &RealDyno,
+    slug: &Path,
+    opts: &RealOptions,
+    log: &Path,
+    boot_ns: u64,
+) -> JailConfig {
     let mode = match opts.spin {
         SpinMode::Work => "work",
         SpinMode::CpuTime => "cpu-time",
@@ -225,6 +240,8 @@ fn app_config(d: &RealDyno, slug: &Path, opts: &RealOptions, log: &Path) -> Jail
             format!("{:.0}", opts.iters_per_s),
             "--spin".into(),
             mode.into(),
+            "--boot-ns".into(),
+            boot_ns.to_string(),
         ]),
     );
     c.slug = Some(slug.to_path_buf());
@@ -355,14 +372,15 @@ fn raise_nofile() {
 pub fn run(s: &Scaled, opts: &RealOptions, mut say: impl FnMut(&str)) -> Result<RealRun, String> {
     raise_nofile();
     let slug = SlugDir::create(opts.program.as_deref())?;
-    let duration_ns = s.config().duration.as_nanos();
+    let cfg = s.config();
+    let duration_ns = cfg.duration.as_nanos();
     let mut dynos: Vec<Dyno> = Vec::new();
     let mut reports = Vec::new();
     let mut boost = None;
     for (i, d) in s.dynos.iter().enumerate() {
         let log = slug.0.join(format!("{i}-{}.log", d.name));
-        let cfg = app_config(d, &slug.0, opts, &log);
-        let dyno = Dyno::start(&cfg).map_err(|e| format!("starting {}: {e}", d.name))?;
+        let jc = app_config(d, &slug.0, opts, &log, 0);
+        let dyno = Dyno::start(&jc).map_err(|e| format!("starting {}: {e}", d.name))?;
         if boost.is_none() {
             boost = ParentBoost::apply(&dyno);
         }
@@ -407,6 +425,37 @@ pub fn run(s: &Scaled, opts: &RealOptions, mut say: impl FnMut(&str)) -> Result<
     // Time 0: far enough ahead for the burners to start.
     let t0 = mono_ns() + 300_000_000 + 150_000_000 * s.burners.len() as u64;
     let end_ns = duration_ns + opts.drain.as_nanos() as u64;
+    let lopts = LoadOptions {
+        t0_ns: t0,
+        stop_ns: end_ns,
+        cpus: s.loadgen_cpus.clone(),
+        prewarm: s.dynos.first().map_or(1, |d| d.concurrency as usize + 2),
+        max_conns: 8000,
+    };
+    // The router: the model's rule and stream (`router/<app>`), online, among dynos that are up.
+    let hold_ns = cfg.lifecycle.router_hold.as_nanos();
+    let routes = cfg
+        .apps
+        .iter()
+        .map(|a| {
+            let rng = s.seeds.named(&format!("router/{}", a.name)).stream();
+            AppRoute::new(rng, a.router.routers, hold_ns)
+        })
+        .collect();
+    let live = Live::new(&s.plan, &lopts, routes)?;
+    let table = Mutex::new(Vec::new());
+    for (i, (t, jail)) in targets.iter().zip(dynos).enumerate() {
+        let ep = live.add_endpoint(t)?;
+        live.up(s.dynos[i].app, ep);
+        lock(&table).push(Inc {
+            dyno: i,
+            incarnation: 0,
+            endpoint: Some(ep),
+            jail: Some(jail),
+            up_ns: Some(0),
+            ..Inc::default()
+        });
+    }
     let mut burners = Vec::new();
     for b in &s.burners {
         let cfg = burner_config(b, &slug.0, t0, end_ns);
@@ -416,55 +465,425 @@ pub fn run(s: &Scaled, opts: &RealOptions, mut say: impl FnMut(&str)) -> Result<
         say("warning: the neighbour burners started after time 0");
     }
     let before = Steal::snapshot();
-    let lopts = LoadOptions {
-        t0_ns: t0,
-        stop_ns: end_ns,
-        cpus: s.loadgen_cpus.clone(),
-        prewarm: s.dynos.first().map_or(1, |d| d.concurrency as usize + 2),
-        max_conns: 8000,
+    let finished = AtomicBool::new(false);
+    let events = Mutex::new(Vec::new());
+    let ctx = Lifecycle {
+        s,
+        opts,
+        slug: &slug.0,
+        live: &live,
+        table: &table,
+        events: &events,
+        finished: &finished,
+        t0,
     };
-    // On a thread of its own: the generator pins and prioritises itself.
-    let outcomes = std::thread::scope(|sc| {
-        sc.spawn(|| loadgen::run(&targets, &s.plan, &lopts, &STOP))
-            .join()
-            .unwrap_or_else(|_| Err("the load generator panicked".into()))
-    })?;
+    std::thread::scope(|sc| {
+        let ctl = sc.spawn(|| ctx.control(sc));
+        // On a thread of its own: the generator pins and prioritises itself.
+        let _ = sc.spawn(|| live.dispatch(&STOP)).join();
+        finished.store(true, Ordering::SeqCst);
+        let _ = ctl.join();
+    });
+    let outcomes = live.finish()?;
     let steal = Steal::between(&before, &Steal::snapshot());
-    for (d, r) in dynos.iter().zip(reports.iter_mut()) {
-        if let Ok(st) = d.stats() {
-            r.cpu_s = st.cpu_usage.as_secs_f64();
-            r.throttled_periods = st.cpu_throttled_periods;
-            r.throttled_s = st.cpu_throttled.as_secs_f64();
-            r.memory_peak = st.memory_peak.unwrap_or(st.memory_current);
-        }
-    }
     let burner_cpu_s = burners
         .iter()
         .filter_map(|b| b.stats().ok())
         .map(|st| st.cpu_usage.as_secs_f64())
         .sum();
-    // Teardown: kill everything now (drop would too).
+    // Teardown: kill everything now (drop would too), keeping each incarnation's figures.
     for mut b in burners {
         let _ = b.kill();
     }
-    for mut d in dynos {
-        let _ = d.kill();
+    let mut incs = std::mem::take(&mut *lock(&table));
+    for inc in &mut incs {
+        if let Some(mut jail) = inc.jail.take() {
+            if let Ok(st) = jail.stats() {
+                inc.real.take_stats(&st);
+            }
+            let _ = jail.kill();
+        }
     }
     drop(boost);
+    for (i, r) in reports.iter_mut().enumerate() {
+        for inc in incs.iter().filter(|x| x.dyno == i) {
+            r.cpu_s += inc.real.cpu_s;
+            r.throttled_periods += inc.real.throttled_periods;
+            r.throttled_s += inc.real.throttled_s;
+            r.memory_peak = r.memory_peak.max(inc.real.memory_peak);
+        }
+    }
     let lags: Vec<u64> = outcomes
         .iter()
         .zip(&s.plan)
-        .filter(|(o, _)| o.sent_ns > 0)
+        .filter(|(o, _)| o.sent_ns > 0 && !o.held)
         .map(|(o, p)| o.sent_ns.saturating_sub(p.at_ns))
         .collect();
+    let mut events = std::mem::take(&mut *lock(&events));
+    events.sort_by_key(|e: &LifecycleEvent| e.time_ns);
     Ok(RealRun {
         late_sends: lags.iter().filter(|&&l| l > 1_000_000).count() as u64,
         max_send_lag_ns: lags.iter().copied().max().unwrap_or(0),
         outcomes,
         dynos: reports,
+        incarnations: incs
+            .into_iter()
+            .map(|i| RealIncarnation {
+                dyno: i.dyno,
+                incarnation: i.incarnation,
+                endpoint: i.endpoint,
+                boot_ns: i.boot_ns,
+                planned_boot_ns: i.planned_boot_ns,
+                up_ns: i.up_ns,
+                ..i.real
+            })
+            .collect(),
+        events,
+        t0_ns: t0,
         burner_cpu_s,
         steal,
         probe_ns,
         interrupted: STOP.load(Ordering::SeqCst),
     })
+}
+
+/// One start of a real dyno, as measured.
+#[derive(Debug, Clone, Default)]
+pub struct RealIncarnation {
+    /// Index into [`Scaled::dynos`].
+    pub dyno: usize,
+    /// Which start (0 = running at time 0).
+    pub incarnation: u32,
+    /// Its load-generator endpoint, once it answered.
+    pub endpoint: Option<usize>,
+    /// When the boot began (the simulation's `boot` time), ns after time 0; `None` at time 0.
+    pub boot_ns: Option<u64>,
+    /// The simulated boot time the app slept before listening.
+    pub planned_boot_ns: u64,
+    /// Time from the jail's start to the app's exec (the executor's share of the boot).
+    pub jail_start: Duration,
+    /// When it first answered `/ping`, ns after time 0.
+    pub up_ns: Option<u64>,
+    /// Files on its disk when it came up (a fresh filesystem has none).
+    pub files_at_up: Option<u64>,
+    /// When it ended (exit seen), ns after time 0.
+    pub end_ns: Option<u64>,
+    /// CPU time used, seconds.
+    pub cpu_s: f64,
+    /// CFS periods throttled.
+    pub throttled_periods: u64,
+    /// Seconds throttled.
+    pub throttled_s: f64,
+    /// Peak memory, bytes.
+    pub memory_peak: u64,
+}
+
+impl RealIncarnation {
+    fn take_stats(&mut self, st: &crate::exec::Stats) {
+        self.cpu_s = st.cpu_usage.as_secs_f64();
+        self.throttled_periods = st.cpu_throttled_periods;
+        self.throttled_s = st.cpu_throttled.as_secs_f64();
+        self.memory_peak = st.memory_peak.unwrap_or(st.memory_current);
+    }
+}
+
+/// An incarnation while the run lasts: its jail and what has happened to it.
+#[derive(Default)]
+struct Inc {
+    dyno: usize,
+    incarnation: u32,
+    endpoint: Option<usize>,
+    jail: Option<Dyno>,
+    boot_ns: Option<u64>,
+    planned_boot_ns: u64,
+    up_ns: Option<u64>,
+    /// SIGTERM or SIGKILL decided: it must not come up any more.
+    ended: bool,
+    real: RealIncarnation,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The lifecycle thread: the simulation's actions at their times on the real dynos.
+struct Lifecycle<'a> {
+    s: &'a Scaled,
+    opts: &'a RealOptions,
+    slug: &'a Path,
+    live: &'a Live,
+    table: &'a Mutex<Vec<Inc>>,
+    events: &'a Mutex<Vec<LifecycleEvent>>,
+    finished: &'a AtomicBool,
+    t0: u64,
+}
+
+impl<'a> Lifecycle<'a> {
+    fn now(&self) -> u64 {
+        mono_ns().saturating_sub(self.t0)
+    }
+
+    fn over(&self) -> bool {
+        self.finished.load(Ordering::SeqCst) || STOP.load(Ordering::SeqCst)
+    }
+
+    fn log(
+        &self,
+        at: u64,
+        app: usize,
+        dyno: Option<usize>,
+        inc: u32,
+        event: &'static str,
+        detail: String,
+    ) {
+        let local = dyno.map_or(0, |d| {
+            1 + self.s.dynos[..d]
+                .iter()
+                .filter(|x| x.app == self.s.dynos[d].app)
+                .count() as u32
+        });
+        lock(self.events).push(LifecycleEvent {
+            time_ns: at,
+            app,
+            process: 0,
+            dyno: local,
+            incarnation: inc,
+            instance: dyno.map_or(String::new(), |d| self.s.dynos[d].instance.clone()),
+            event,
+            detail,
+        });
+    }
+
+    /// Sleep until `at` (ns after time 0), waking early when the run is over.
+    fn wait_for(&self, at: u64) -> bool {
+        loop {
+            if self.over() {
+                return false;
+            }
+            let now = self.now();
+            if now >= at {
+                return true;
+            }
+            if at - now <= 20_000_000 {
+                sleep_until(self.t0 + at);
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn control<'s>(&'s self, sc: &'s std::thread::Scope<'s, '_>) {
+        let _ = pin_thread(&self.s.loadgen_cpus);
+        for a in &self.s.actions {
+            if !self.wait_for(a.at_ns) {
+                break;
+            }
+            match &a.kind {
+                ActionKind::Note { event, detail } => {
+                    self.log(a.at_ns, a.app, a.dyno, a.incarnation, event, detail.clone())
+                }
+                ActionKind::Kill { cause } => {
+                    // Logged once it is out of the router: no request is sent to it later.
+                    let jail = self.end(a);
+                    self.log(
+                        self.now(),
+                        a.app,
+                        a.dyno,
+                        a.incarnation,
+                        cause,
+                        String::new(),
+                    );
+                    if let Some(jail) = jail {
+                        self.reap(jail, a, true);
+                    }
+                }
+                ActionKind::Sigterm => {
+                    let jail = self.end(a);
+                    self.log(
+                        self.now(),
+                        a.app,
+                        a.dyno,
+                        a.incarnation,
+                        "sigterm",
+                        String::new(),
+                    );
+                    if let Some(mut jail) = jail {
+                        let drain =
+                            Duration::from_nanos(self.s.config().lifecycle.drain.as_nanos());
+                        jail.begin_stop(crate::exec::StopReason::Requested, drain);
+                        sc.spawn(move || self.reap(jail, a, false));
+                    }
+                }
+                ActionKind::Boot { boot_ns } => {
+                    let Some(d) = a.dyno else { continue };
+                    lock(self.table).push(Inc {
+                        dyno: d,
+                        incarnation: a.incarnation,
+                        boot_ns: Some(a.at_ns),
+                        planned_boot_ns: *boot_ns,
+                        ..Inc::default()
+                    });
+                    self.live.booting(a.app);
+                    let boot = *boot_ns;
+                    self.log(
+                        a.at_ns,
+                        a.app,
+                        a.dyno,
+                        a.incarnation,
+                        "boot",
+                        format!("boot_s={:.3}", boot as f64 * 1e-9),
+                    );
+                    sc.spawn(move || self.boot(a, d, boot));
+                }
+            }
+        }
+    }
+
+    /// Take incarnation `a` out of the router and of service: its jail, if it has one yet.
+    fn end(&self, a: &Action) -> Option<Dyno> {
+        let d = a.dyno?;
+        let mut t = lock(self.table);
+        let inc = t
+            .iter_mut()
+            .find(|x| x.dyno == d && x.incarnation == a.incarnation)?;
+        if inc.ended {
+            return None;
+        }
+        inc.ended = true;
+        match inc.endpoint {
+            Some(ep) => self.live.down(ep),
+            None => self.live.boot_failed(a.app),
+        }
+        inc.jail.take()
+    }
+
+    /// Wait for a stopped jail to exit (SIGKILL now with `kill`, else at the end of its drain or
+    /// of the run) and record how it ended.
+    fn reap(&self, mut jail: Dyno, a: &Action, kill: bool) {
+        let exit = if kill {
+            jail.kill().ok()
+        } else {
+            loop {
+                match jail.wait_timeout(Duration::from_millis(20)) {
+                    Ok(Some(e)) => break Some(e),
+                    Ok(None) if self.over() => break jail.kill().ok(),
+                    Ok(None) => {}
+                    Err(_) => break None,
+                }
+            }
+        };
+        let at = self.now();
+        let event = match &exit {
+            Some(e) if e.sigkilled && !kill => "kill",
+            _ => "stop",
+        };
+        self.log(at, a.app, a.dyno, a.incarnation, event, String::new());
+        let mut t = lock(self.table);
+        if let Some(inc) = t
+            .iter_mut()
+            .find(|x| Some(x.dyno) == a.dyno && x.incarnation == a.incarnation)
+        {
+            inc.real.end_ns = Some(at);
+            if let Some(e) = &exit {
+                inc.real.take_stats(&e.stats);
+            }
+            if let Some(ep) = inc.endpoint {
+                drop(t);
+                self.live.close_endpoint(ep);
+            }
+        }
+    }
+
+    /// A fresh jail for incarnation `a` of dyno `d`; up once its app answers.
+    fn boot(&self, a: &Action, d: usize, boot_ns: u64) {
+        let _ = pin_thread(&self.s.loadgen_cpus);
+        let rd = &self.s.dynos[d];
+        let log = self
+            .slug
+            .join(format!("{d}-{}-{}.log", rd.name, a.incarnation));
+        let jc = app_config(rd, self.slug, self.opts, &log, boot_ns);
+        let jail = match Dyno::start(&jc) {
+            Ok(j) => j,
+            Err(e) => {
+                self.log(
+                    self.now(),
+                    a.app,
+                    a.dyno,
+                    a.incarnation,
+                    "stop",
+                    format!("real: the jail did not start: {e}"),
+                );
+                self.live.boot_failed(a.app);
+                return;
+            }
+        };
+        let exec_ns = self.now();
+        let start = jail.start_latency();
+        let target = Target::for_pid(jail.pid(), PORT);
+        {
+            let mut t = lock(self.table);
+            let Some(inc) = t
+                .iter_mut()
+                .find(|x| x.dyno == d && x.incarnation == a.incarnation)
+            else {
+                return;
+            };
+            inc.real.jail_start = start;
+            if inc.ended {
+                drop(t);
+                return self.reap(jail, a, true);
+            }
+            inc.jail = Some(jail);
+        }
+        let Ok(target) = target else { return };
+        // Poll from a little before the app's boot ends.
+        let early = (exec_ns + boot_ns).saturating_sub(20_000_000);
+        if !self.wait_for(early) {
+            return;
+        }
+        let mut files = None;
+        while !self.over() {
+            if let Ok(body) = loadgen::fetch(&target, "/files") {
+                files = body
+                    .split_whitespace()
+                    .find_map(|kv| kv.strip_prefix("files="))
+                    .and_then(|v| v.parse::<u64>().ok());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let up = self.now();
+        let mut t = lock(self.table);
+        let Some(inc) = t
+            .iter_mut()
+            .find(|x| x.dyno == d && x.incarnation == a.incarnation)
+        else {
+            return;
+        };
+        if inc.ended || self.over() {
+            return;
+        }
+        let Ok(ep) = self.live.add_endpoint(&target) else {
+            return;
+        };
+        inc.endpoint = Some(ep);
+        inc.up_ns = Some(up);
+        inc.real.files_at_up = files;
+        self.live.up(a.app, ep);
+        drop(t);
+        self.log(
+            up,
+            a.app,
+            a.dyno,
+            a.incarnation,
+            "up",
+            format!(
+                "real: boot_gap_s={:.6} planned_boot_s={:.6} jail_start_ms={:.1} files={}",
+                (up - a.at_ns) as f64 * 1e-9,
+                boot_ns as f64 * 1e-9,
+                start.as_secs_f64() * 1e3,
+                files.map_or("?".to_string(), |f| f.to_string())
+            ),
+        );
+    }
 }

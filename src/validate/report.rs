@@ -1,7 +1,7 @@
 //! The real run in the simulator's CSV schema: the measured requests become a [`JobResult`]
 //! and [`RequestRecord`]s, written by the same writers as `dynosim run` (docs/csv.md).
 
-use super::plan::Scaled;
+use super::plan::{ActionKind, Scaled};
 use super::real::RealRun;
 use crate::model::{
     DynoResult, InstanceResult, JobResult, LatencyHistogram, LatencySummary, LifecycleEvent,
@@ -10,6 +10,7 @@ use crate::model::{
 use crate::output::{JobCsv, JobRows, OutputError, Streams, Tables, write_tiers};
 use hdrhistogram::Histogram;
 use serde_json::json;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// How one real request ended, in the model's terms.
@@ -39,7 +40,9 @@ pub fn records(s: &Scaled, real: &RealRun) -> Vec<RealRecord> {
     let end = cfg.duration.as_nanos();
     let timeout = cfg.request_timeout.as_nanos();
     let warmup = cfg.warmup.as_nanos();
+    let hold = cfg.lifecycle.router_hold.as_nanos();
     let local = local_numbers(s);
+    let eps = endpoints(real);
     s.plan
         .iter()
         .zip(&real.outcomes)
@@ -50,29 +53,55 @@ pub fn records(s: &Scaled, real: &RealRun) -> Vec<RealRecord> {
             let mut in_flight = false;
             let mut latency = 0;
             let mut split = None;
+            // The H12 window of a held request counts from the end of the hold, as in the model.
+            let from = if o.held {
+                o.sent_ns.max(p.at_ns)
+            } else {
+                p.at_ns
+            };
             match (o.done_ns, &o.error) {
                 (_, Some(e)) if e.starts_with("client") => status = Status::H11,
+                (_, Some(e)) if e.starts_with("H10") => status = Status::H10,
+                (_, Some(e)) if e.starts_with("H20") => {
+                    status = Status::H20;
+                    latency = hold;
+                }
                 (_, Some(_)) => status = Status::H13,
                 (Some(done), None) => {
                     latency = done.saturating_sub(p.at_ns);
-                    if latency > timeout && p.at_ns + timeout <= end {
+                    if done.saturating_sub(from) > timeout && from + timeout <= end {
                         status = Status::H12;
-                        latency = timeout;
+                        latency = from - p.at_ns + timeout;
                     } else if done > end {
                         in_flight = true;
                     } else if o.status != 200 {
                         status = Status::H13;
                     }
                 }
+                (None, None) if o.held && o.sent_ns == 0 => {
+                    // Still held at the end: H20 if the hold ran out within the run.
+                    if p.at_ns + hold <= end {
+                        status = Status::H20;
+                        latency = hold;
+                    } else {
+                        in_flight = true;
+                    }
+                }
                 (None, None) => {
-                    if p.at_ns + timeout <= end && o.sent_ns > 0 {
+                    if from + timeout <= end && o.sent_ns > 0 {
                         status = Status::H12;
-                        latency = timeout;
+                        latency = from - p.at_ns + timeout;
                     } else {
                         in_flight = true;
                     }
                 }
             }
+            let (dyno, incarnation) = o
+                .endpoint
+                .and_then(|e| eps.get(&e))
+                .map_or((0, 0), |&(d, inc)| {
+                    (local.get(d).copied().unwrap_or(0), inc)
+                });
             let mut service_start_ns = 0;
             if let (Status::Ok, false, Some(t)) = (status, in_flight, o.server) {
                 let router = o.sent_ns.saturating_sub(p.at_ns);
@@ -93,8 +122,8 @@ pub fn records(s: &Scaled, real: &RealRun) -> Vec<RealRecord> {
                     id: p.work.id,
                     app,
                     process: 0,
-                    dyno: local.get(p.dyno).copied().unwrap_or(0),
-                    incarnation: 0,
+                    dyno,
+                    incarnation,
                     arrival_ns: p.at_ns,
                     service_start_ns,
                     latency_ns: latency,
@@ -109,6 +138,138 @@ pub fn records(s: &Scaled, real: &RealRun) -> Vec<RealRecord> {
             }
         })
         .collect()
+}
+
+/// Endpoint -> (index into [`Scaled::dynos`], incarnation).
+fn endpoints(real: &RealRun) -> HashMap<usize, (usize, u32)> {
+    real.incarnations
+        .iter()
+        .filter_map(|i| Some((i.endpoint?, (i.dyno, i.incarnation))))
+        .collect()
+}
+
+/// The ephemeral filesystem as the real dynos showed it, per dyno (index into
+/// [`Scaled::dynos`]). The model's rules applied to what the apps reported: a read of a client
+/// that wrote before counts; it misses because the last write went to another dyno
+/// (`miss_other`) or to an earlier incarnation of this one (`miss_restart`). What the app found
+/// on its disk is checked against that.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Reads of a client that had written before.
+    pub sticky_reads: u64,
+    /// Its last write went to another dyno.
+    pub miss_other: u64,
+    /// Its last write went to this dyno before a restart.
+    pub miss_restart: u64,
+    /// Of those `miss_restart` reads, how many the app found no file for (all of them, with a
+    /// fresh filesystem at every start).
+    pub restart_absent: u64,
+    /// Reads that found a file written by another incarnation or dyno: must be 0.
+    pub stale: u64,
+    /// Reads that should have found the client's last write and did not: must be 0.
+    pub lost: u64,
+    /// Bytes written (answered writes).
+    pub bytes_written: u64,
+    /// Files and bytes on incarnations that stopped before the end.
+    pub files_lost: u64,
+    /// Bytes of those files.
+    pub bytes_lost: u64,
+}
+
+/// [`ReadStats`] of every dyno, from the answered requests in the order their service started.
+pub fn read_stats(s: &Scaled, real: &RealRun) -> Vec<ReadStats> {
+    let eps = endpoints(real);
+    let mut out = vec![ReadStats::default(); s.dynos.len()];
+    let mut served: Vec<(u64, usize, (usize, u32))> = real
+        .outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| {
+            let t = o.server?;
+            let at = eps.get(&o.endpoint?)?;
+            Some((t.start_ns, i, *at))
+        })
+        .collect();
+    served.sort_unstable();
+    let writer: HashMap<u64, (usize, u32)> = served
+        .iter()
+        .map(|&(_, i, at)| (s.plan[i].work.id, at))
+        .collect();
+    let mut last: HashMap<(usize, u64), (usize, u32, u64)> = HashMap::new();
+    // Files of each incarnation: client -> bytes (the last write replaces the file).
+    let mut files: HashMap<(usize, u32), HashMap<u64, u64>> = HashMap::new();
+    for &(_, i, (d, inc)) in &served {
+        let w = &s.plan[i].work;
+        let app = s.plan_app[i];
+        let tag = real.outcomes[i].server.and_then(|t| t.read_tag);
+        if let (true, Some(tag)) = (w.read, tag) {
+            let found = tag.checked_sub(1);
+            if let Some(&(wd, winc, wid)) = last.get(&(app, w.client)) {
+                let st = &mut out[d];
+                st.sticky_reads += 1;
+                if wd != d {
+                    st.miss_other += 1;
+                } else if winc != inc {
+                    st.miss_restart += 1;
+                    st.restart_absent += u64::from(found.is_none());
+                } else if found != Some(wid) {
+                    st.lost += 1;
+                }
+            }
+            if let Some(f) = found {
+                if writer.get(&f).is_some_and(|&at| at != (d, inc)) {
+                    out[d].stale += 1;
+                }
+            }
+        }
+        if w.write_bytes > 0 {
+            last.insert((app, w.client), (d, inc, w.id));
+            out[d].bytes_written += w.write_bytes;
+            files
+                .entry((d, inc))
+                .or_default()
+                .insert(w.client, w.write_bytes);
+        }
+    }
+    for i in &real.incarnations {
+        if i.end_ns.is_some() {
+            if let Some(f) = files.get(&(i.dyno, i.incarnation)) {
+                out[i.dyno].files_lost += f.len() as u64;
+                out[i.dyno].bytes_lost += f.values().sum::<u64>();
+            }
+        }
+    }
+    out
+}
+
+/// Restarts of each dyno by cause (cycle, deploy, crash, r10, r15): each boot of the real run
+/// with the cause the simulation gave it.
+fn restart_causes(s: &Scaled) -> Vec<[u64; 5]> {
+    let mut out = vec![[0u64; 5]; s.dynos.len()];
+    for (k, a) in s.actions.iter().enumerate() {
+        let (ActionKind::Boot { .. }, Some(d)) = (&a.kind, a.dyno) else {
+            continue;
+        };
+        // The latest action before it (same instant included) that explains it.
+        let cause = s.actions[..k]
+            .iter()
+            .rev()
+            .find_map(|b| match &b.kind {
+                ActionKind::Note {
+                    event: "deploy", ..
+                } if b.app == a.app => Some(1),
+                ActionKind::Note { event: "cycle", .. } if b.dyno == Some(d) => Some(0),
+                ActionKind::Kill { cause } if b.dyno == Some(d) => Some(match *cause {
+                    "r10" => 3,
+                    "r15" => 4,
+                    _ => 2,
+                }),
+                _ => None,
+            })
+            .unwrap_or(1);
+        out[d][cause] += 1;
+    }
+    out
 }
 
 /// Each real dyno's number within its app (`web.<n>`).
@@ -143,6 +304,9 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
         windows.extend(w);
     }
     let local = local_numbers(s);
+    let reads = read_stats(s, real);
+    let causes = restart_causes(s);
+    let end = cfg.duration.as_nanos();
     let dynos: Vec<DynoResult> = real
         .dynos
         .iter()
@@ -155,12 +319,16 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
                 r.record.app == rd.app && r.record.dyno == local[i] && r.record.split.is_some()
             };
             let served = recs.iter().filter(mine).count() as u64;
-            let written: u64 = s
-                .plan
+            let rs = reads[i];
+            let c = causes[i];
+            let uptime_ns: u64 = real
+                .incarnations
                 .iter()
-                .zip(recs)
-                .filter(|(p, r)| p.dyno == i && r.record.split.is_some())
-                .map(|(p, _)| p.work.write_bytes)
+                .filter(|x| x.dyno == i)
+                .filter_map(|x| {
+                    let up = x.up_ns?;
+                    Some(x.end_ns.unwrap_or(end).min(end).saturating_sub(up))
+                })
                 .sum();
             let cores = f64::from(spec.size.vcpus).min(rd.cpus.len() as f64);
             DynoResult {
@@ -169,24 +337,24 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
                 dyno: d.name.clone(),
                 size: spec.size.name.clone(),
                 tier: spec.size.tier,
-                restarts: 0,
-                restarts_cycle: 0,
-                restarts_deploy: 0,
-                restarts_crash: 0,
-                restarts_r10: 0,
-                restarts_r15: 0,
+                restarts: c.iter().sum(),
+                restarts_cycle: c[0],
+                restarts_deploy: c[1],
+                restarts_crash: c[2],
+                restarts_r10: c[3],
+                restarts_r15: c[4],
                 sleeps: 0,
-                uptime_s: duration_s,
+                uptime_s: uptime_ns as f64 * 1e-9,
                 r14_s: 0.0,
-                bytes_written: written,
-                bytes_lost: 0,
-                files_lost: 0,
+                bytes_written: rs.bytes_written,
+                bytes_lost: rs.bytes_lost,
+                files_lost: rs.files_lost,
                 cache_hits: 0,
                 cache_misses: 0,
                 cold_penalty_s: 0.0,
-                sticky_reads: 0,
-                sticky_miss_other_dyno: 0,
-                sticky_miss_restart: 0,
+                sticky_reads: rs.sticky_reads,
+                sticky_miss_other_dyno: rs.miss_other,
+                sticky_miss_restart: rs.miss_restart,
                 served,
                 cpu_utilization: d.cpu_s / (duration_s * cores.max(1e-9)),
                 instance: rd.instance.clone(),
@@ -242,7 +410,7 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
         inst.mean_load = (dyno_cpu[k] + neighbours) / c;
         inst.mean_neighbour_load = neighbours / c;
     }
-    let lifecycle = real
+    let mut lifecycle: Vec<LifecycleEvent> = real
         .dynos
         .iter()
         .enumerate()
@@ -261,6 +429,7 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
             ),
         })
         .collect();
+    lifecycle.extend(real.events.iter().cloned());
     JobResult {
         processes,
         dynos,
@@ -297,6 +466,13 @@ fn process_result(
     let nwin = cfg.duration.as_nanos().div_ceil(width).max(1) as usize;
     let mut wins: Vec<Win> = vec![(0, 0, 0, 0, 0.0, 0, None); nwin];
     let (mut hits, mut misses, mut penalty_ns) = (0u64, 0u64, 0u64);
+    // This app's dynos only.
+    let reads: Vec<ReadStats> = read_stats(s, real)
+        .into_iter()
+        .zip(&s.dynos)
+        .filter(|(_, d)| d.app == a)
+        .map(|(r, _)| r)
+        .collect();
     for ((r, p), _) in recs
         .iter()
         .zip(&s.plan)
@@ -452,18 +628,23 @@ fn process_result(
             .map(|w| w.p99_ms)
             .collect(),
         cost_usd_month: spec.size.price_usd_month * f64::from(spec.count),
-        restarts: 0,
-        files_lost: 0,
-        bytes_lost: 0,
+        restarts: restart_causes(s)
+            .iter()
+            .zip(&s.dynos)
+            .filter(|(_, d)| d.app == a)
+            .map(|(c, _)| c.iter().sum::<u64>())
+            .sum(),
+        files_lost: reads.iter().map(|r| r.files_lost).sum(),
+        bytes_lost: reads.iter().map(|r| r.bytes_lost).sum(),
         cache_hit_ratio: if hits + misses == 0 {
             f64::NAN
         } else {
             hits as f64 / (hits + misses) as f64
         },
         cold_penalty_s: penalty_ns as f64 * 1e-9,
-        sticky_reads: 0,
-        sticky_miss_other_dyno: 0,
-        sticky_miss_restart: 0,
+        sticky_reads: reads.iter().map(|r| r.sticky_reads).sum(),
+        sticky_miss_other_dyno: reads.iter().map(|r| r.miss_other).sum(),
+        sticky_miss_restart: reads.iter().map(|r| r.miss_restart).sum(),
     };
     (process, windows)
 }
@@ -518,6 +699,17 @@ pub fn write_real(
             "jail_start_ms": d.start.as_secs_f64() * 1e3,
             "listening_ms": d.ready.as_secs_f64() * 1e3,
             "cgroup": d.cgroup,
+        })).collect::<Vec<_>>(),
+        "starts": real.incarnations.iter().map(|i| json!({
+            "dyno": s.dynos[i.dyno].name,
+            "incarnation": i.incarnation,
+            "boot_s": i.boot_ns.map(|t| t as f64 * 1e-9),
+            "planned_boot_s": i.planned_boot_ns as f64 * 1e-9,
+            "jail_start_ms": i.jail_start.as_secs_f64() * 1e3,
+            "up_s": i.up_ns.map(|t| t as f64 * 1e-9),
+            "end_s": i.end_ns.map(|t| t as f64 * 1e-9),
+            "files_at_up": i.files_at_up,
+            "cpu_s": i.cpu_s,
         })).collect::<Vec<_>>(),
         "neighbour_cpu_s": real.burner_cpu_s,
         "steal": real.steal.rows.iter().map(|(n, s, t)| json!({"cpu": n, "steal_ticks": s, "total_ticks": t})).collect::<Vec<_>>(),
