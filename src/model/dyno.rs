@@ -113,7 +113,8 @@ pub(crate) enum State {
 #[repr(C, align(64))]
 pub(crate) struct Dyno {
     // --- Hot: read or written by every request and CPU event (first line: what a completion
-    // event checks and the CPU state it advances; second: allocation, heap, counters). ---
+    // event checks and the CPU state it advances; second: allocation, heap, counters; third:
+    // memory and backlog). ---
     /// Incremented on every reschedule; completion events carry it to detect staleness.
     pub epoch: u32,
     /// Host instance index.
@@ -146,6 +147,13 @@ pub(crate) struct Dyno {
     /// Requests in the CPU phase, min-heap by (finish tag bits, request id).
     running: BinaryHeap<Reverse<(u64, u32)>>,
     pub last_request: SimTime,
+    // Third line: the memory check every request start and end makes, and the backlog.
+    pub started: SimTime,
+    pub fs_bytes: u64,
+    /// When the pending memory event fires (`SimTime::MAX` if none).
+    pub mem_next: SimTime,
+    /// Incremented on every reschedule of the memory event.
+    pub mem_epoch: u32,
     /// Requests waiting for a slot, FIFO.
     pub backlog: VecDeque<u32>,
     pub cfs: Option<Cfs>,
@@ -155,22 +163,16 @@ pub(crate) struct Dyno {
     /// Global slot index and which start of that slot this is (0 = first).
     pub slot: u32,
     pub incarnation: u32,
-    /// Incremented on every reschedule of the memory event.
-    pub mem_epoch: u32,
     /// This boot will exceed the boot timeout (R10).
     pub boot_fails: bool,
-    pub started: SimTime,
     pub up_at: SimTime,
     pub r14_since: SimTime,
-    /// When the pending memory event fires (`SimTime::MAX` if none).
-    pub mem_next: SimTime,
     /// Last time an R14 event was logged (they repeat while the dyno swaps).
     pub r14_logged: Option<SimTime>,
     /// Requests each of its app's routers has sent here and not yet had back.
     pub router_active: Vec<u32>,
     /// Files written on its ephemeral filesystem: client -> bytes.
     pub files: std::collections::HashMap<u32, u64>,
-    pub fs_bytes: u64,
     /// Local cache: one bit per item.
     pub cache: Vec<u64>,
 }
