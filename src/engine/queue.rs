@@ -16,8 +16,11 @@
 //! number; a bucket being redistributed goes, in order, into buckets that are empty), so the
 //! events at the smallest time come out in insertion order with no comparison on `seq`.
 //!
-//! Pushes before `last` (never made by [`Simulation`](super::Simulation), possible through the
-//! public `EventQueue` API) go to a small binary heap, `early`, and still pop in the right order.
+//! `last` is the time of the last event popped *from the radix heap*, so it never runs ahead of the
+//! clock (the lane may hold earlier events than the radix heap; the radix heap only moves `last`
+//! when it hands out an event). Pushes before `last` (never made by
+//! [`Simulation`](super::Simulation), possible through the public `EventQueue` API) go to a small
+//! binary heap, `early`, and still pop in the right order.
 //!
 //! The FIFO lane is DSLab's `emit_ordered` idea: timeouts that are "arrival + constant" arrive in
 //! time order, so they can sit in a `VecDeque` at O(1) and never enter the radix heap. All three
@@ -79,16 +82,17 @@ fn bucket_of(t: u64, last: u64) -> usize {
 /// moves its events to lower buckets (amortised O(log of the time span), in practice a few
 /// sequential moves per event). Memory: the entries plus each bucket's spare capacity.
 pub struct EventQueue<E> {
-    /// The events at time `last`, in insertion order: the radix heap's bucket "-1". Whenever the
-    /// radix heap is not empty, this is not empty either, so the next event is always at its
-    /// front and `peek_time` needs no mutation.
+    /// The events at time `last`, in insertion order: the radix heap's lowest bucket.
     near: VecDeque<Entry<E>>,
     /// `buckets[b]` holds events whose time first differs from `last` at bit `b`, in insertion
     /// order.
     buckets: [Vec<Entry<E>>; 64],
+    /// `mins[b]`: (time, seq) of the earliest event in `buckets[b]` (valid while it is occupied),
+    /// so the next event is known without scanning or mutating, and a refill needs one pass.
+    mins: [(u64, u64); 64],
     /// Bit `b` set iff `buckets[b]` is not empty, to find the lowest one in one instruction.
     occupied: u64,
-    /// The smallest time in the radix heap (when it is not empty).
+    /// Time of the last event popped from the radix heap (the base the buckets are relative to).
     last: u64,
     /// Events in `near` and `buckets`.
     radix_len: usize,
@@ -109,6 +113,7 @@ impl<E> EventQueue<E> {
         EventQueue {
             near: VecDeque::new(),
             buckets: std::array::from_fn(|_| Vec::new()),
+            mins: [(0, 0); 64],
             occupied: 0,
             last: 0,
             radix_len: 0,
@@ -125,8 +130,21 @@ impl<E> EventQueue<E> {
         seq
     }
 
-    /// Add an event at `time`. Any time is accepted; times before the last popped one cost a
-    /// binary-heap push (the engine never makes them).
+    /// Put an entry with `time > last` into its bucket, keeping the bucket's minimum. A later
+    /// entry never replaces an equal minimum: it has the larger sequence number.
+    #[inline]
+    fn bucket_push(&mut self, entry: Entry<E>) {
+        let b = bucket_of(entry.time, self.last);
+        let bit = 1u64 << b;
+        if self.occupied & bit == 0 || entry.time < self.mins[b].0 {
+            self.mins[b] = entry.key();
+        }
+        self.occupied |= bit;
+        self.buckets[b].push(entry);
+    }
+
+    /// Add an event at `time`. Any time is accepted; times before the last event popped from the
+    /// radix heap cost a binary-heap push (the engine never makes them).
     #[inline]
     pub fn push(&mut self, time: SimTime, event: E) {
         let seq = self.take_seq();
@@ -135,16 +153,14 @@ impl<E> EventQueue<E> {
             seq,
             event,
         };
-        if self.radix_len == 0 {
-            // An empty radix heap can restart from any time.
-            self.last = time.0;
-            self.near.push_back(entry);
+        if time.0 > self.last {
+            self.bucket_push(entry);
         } else if time.0 == self.last {
             self.near.push_back(entry);
-        } else if time.0 > self.last {
-            let b = bucket_of(time.0, self.last);
-            self.buckets[b].push(entry);
-            self.occupied |= 1 << b;
+        } else if self.radix_len == 0 {
+            // An empty radix heap can restart from an earlier time.
+            self.last = time.0;
+            self.near.push_back(entry);
         } else {
             self.early.push(entry);
             return;
@@ -167,10 +183,20 @@ impl<E> EventQueue<E> {
         });
     }
 
+    /// (time, seq) of the radix heap's next event.
+    #[inline]
+    fn radix_next(&self) -> Option<(u64, u64)> {
+        match self.near.front() {
+            Some(e) => Some(e.key()),
+            None if self.occupied != 0 => Some(self.mins[self.occupied.trailing_zeros() as usize]),
+            None => None,
+        }
+    }
+
     /// Which structure holds the next event, and its time.
     #[inline]
     fn next(&self) -> Option<(Source, u64)> {
-        let mut best = self.near.front().map(|e| (Source::Radix, e.key()));
+        let mut best = self.radix_next().map(|k| (Source::Radix, k));
         if let Some(l) = self.lane.front() {
             if best.is_none_or(|(_, k)| l.key() < k) {
                 best = Some((Source::Lane, l.key()));
@@ -184,44 +210,38 @@ impl<E> EventQueue<E> {
         best.map(|(s, (time, _))| (s, time))
     }
 
-    /// Remove the next event of `source`.
+    /// Remove the next event of `source` (which has one).
     #[inline]
     fn take(&mut self, source: Source) -> Option<(SimTime, E)> {
         let entry = match source {
             Source::Lane => self.lane.pop_front(),
             Source::Early => self.early.pop(),
             Source::Radix => {
-                let entry = self.near.pop_front();
-                self.radix_len -= 1;
-                if self.near.is_empty() && self.occupied != 0 {
+                if self.near.is_empty() {
                     self.refill();
                 }
-                entry
+                self.radix_len -= 1;
+                self.near.pop_front()
             }
         }?;
         Some((SimTime(entry.time), entry.event))
     }
 
-    /// `near` ran empty: make the smallest time in the lowest non-empty bucket the new `last`
-    /// and spread that bucket over the lower ones (all empty), in order, so ties stay FIFO. The
-    /// higher buckets stay valid: the new `last` agrees with the old one above that bucket's bit.
+    /// `near` is empty and the radix heap's next event is about to be popped: make its time the
+    /// new `last` and spread the lowest non-empty bucket over the lower ones (all empty), in
+    /// order, so ties stay FIFO. The higher buckets stay valid: the new `last` agrees with the old
+    /// one above that bucket's bit. Done only when popping, so `last` never passes the clock.
     fn refill(&mut self) {
         let b = self.occupied.trailing_zeros() as usize;
         self.occupied &= !(1 << b);
-        let mut moving = std::mem::take(&mut self.buckets[b]);
-        let last = moving
-            .iter()
-            .map(|e| e.time)
-            .min()
-            .expect("an occupied bucket is not empty");
+        let last = self.mins[b].0;
         self.last = last;
+        let mut moving = std::mem::take(&mut self.buckets[b]);
         for entry in moving.drain(..) {
             if entry.time == last {
                 self.near.push_back(entry);
             } else {
-                let nb = bucket_of(entry.time, last);
-                self.buckets[nb].push(entry);
-                self.occupied |= 1 << nb;
+                self.bucket_push(entry);
             }
         }
         // Keep the allocation for the next time this bucket fills.
@@ -258,5 +278,45 @@ impl<E> EventQueue<E> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engine's pattern (every push at or after the clock, the lane interleaved with the
+    /// radix heap, far-future timers) must never spill into `early`: that would still be correct
+    /// but cost a binary heap again.
+    #[test]
+    fn pushes_at_or_after_the_clock_never_reach_the_early_heap() {
+        let mut q = EventQueue::new();
+        let mut now = 0u64;
+        let mut x = 12345u64;
+        let mut rand = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        q.push(SimTime(86_400_000_000_000), 0u32); // a daily timer
+        for i in 0..200_000u32 {
+            match rand(4) {
+                0 => q.push_ordered(SimTime(now + 30_000_000_000), i),
+                1 => q.push(SimTime(now + rand(1 << 34)), i),
+                2 => q.push(SimTime(now + rand(4)), i),
+                _ => {
+                    if let Some((t, _)) = q.pop() {
+                        assert!(t.0 >= now);
+                        now = t.0;
+                    }
+                }
+            }
+            assert!(
+                q.early.is_empty(),
+                "step {i}: a push at or after now went early"
+            );
+            assert!(q.last <= now);
+        }
     }
 }
