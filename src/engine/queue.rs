@@ -87,9 +87,9 @@ pub struct EventQueue<E> {
     /// `buckets[b]` holds events whose time first differs from `last` at bit `b`, in insertion
     /// order.
     buckets: [Vec<Entry<E>>; 64],
-    /// `mins[b]`: (time, seq) of the earliest event in `buckets[b]` (valid while it is occupied),
-    /// so the next event is known without scanning or mutating, and a refill needs one pass.
-    mins: [(u64, u64); 64],
+    /// `mins[b]`: the earliest time in `buckets[b]` (`u64::MAX` when it is empty), so the next
+    /// event's time is known without scanning or mutating, and a refill needs one pass.
+    mins: [u64; 64],
     /// Bit `b` set iff `buckets[b]` is not empty, to find the lowest one in one instruction.
     occupied: u64,
     /// Time of the last event popped from the radix heap (the base the buckets are relative to).
@@ -113,7 +113,7 @@ impl<E> EventQueue<E> {
         EventQueue {
             near: VecDeque::new(),
             buckets: std::array::from_fn(|_| Vec::new()),
-            mins: [(0, 0); 64],
+            mins: [u64::MAX; 64],
             occupied: 0,
             last: 0,
             radix_len: 0,
@@ -130,16 +130,12 @@ impl<E> EventQueue<E> {
         seq
     }
 
-    /// Put an entry with `time > last` into its bucket, keeping the bucket's minimum. A later
-    /// entry never replaces an equal minimum: it has the larger sequence number.
+    /// Put an entry with `time > last` into its bucket, keeping the bucket's minimum time.
     #[inline]
     fn bucket_push(&mut self, entry: Entry<E>) {
         let b = bucket_of(entry.time, self.last);
-        let bit = 1u64 << b;
-        if self.occupied & bit == 0 || entry.time < self.mins[b].0 {
-            self.mins[b] = entry.key();
-        }
-        self.occupied |= bit;
+        self.mins[b] = self.mins[b].min(entry.time);
+        self.occupied |= 1 << b;
         self.buckets[b].push(entry);
     }
 
@@ -183,31 +179,61 @@ impl<E> EventQueue<E> {
         });
     }
 
-    /// (time, seq) of the radix heap's next event.
+    /// Time of the radix heap's next event.
     #[inline]
-    fn radix_next(&self) -> Option<(u64, u64)> {
+    fn radix_time(&self) -> Option<u64> {
         match self.near.front() {
-            Some(e) => Some(e.key()),
+            Some(e) => Some(e.time),
             None if self.occupied != 0 => Some(self.mins[self.occupied.trailing_zeros() as usize]),
             None => None,
+        }
+    }
+
+    /// Sequence number of the radix heap's next event, at time `time`: only needed to break a
+    /// tie with the lane or `early`, which is rare, so the bucket is scanned instead of keeping
+    /// a second minimum on every push. The first entry at `time` is the earliest pushed (buckets
+    /// are in insertion order).
+    fn radix_seq(&self, time: u64) -> u64 {
+        let first = match self.near.front() {
+            Some(e) => Some(e),
+            None => self.buckets[self.occupied.trailing_zeros() as usize]
+                .iter()
+                .find(|e| e.time == time),
+        };
+        first.map_or(u64::MAX, |e| e.seq)
+    }
+
+    /// Whether `other` comes before the radix heap's next event, at `radix` (None: empty).
+    #[inline]
+    fn before_radix(&self, other: &Entry<E>, radix: Option<u64>) -> bool {
+        match radix {
+            None => true,
+            Some(t) => other.time < t || (other.time == t && other.seq < self.radix_seq(t)),
         }
     }
 
     /// Which structure holds the next event, and its time.
     #[inline]
     fn next(&self) -> Option<(Source, u64)> {
-        let mut best = self.radix_next().map(|k| (Source::Radix, k));
+        let radix = self.radix_time();
+        let mut best = radix.map(|t| (Source::Radix, t));
         if let Some(l) = self.lane.front() {
-            if best.is_none_or(|(_, k)| l.key() < k) {
-                best = Some((Source::Lane, l.key()));
+            if self.before_radix(l, radix) {
+                best = Some((Source::Lane, l.time));
             }
         }
         if let Some(e) = self.early.peek() {
-            if best.is_none_or(|(_, k)| e.key() < k) {
-                best = Some((Source::Early, e.key()));
+            // Rare (never from the engine): compare in full against whichever won so far.
+            let beats = match best {
+                None => true,
+                Some((Source::Lane, _)) => self.lane.front().is_some_and(|l| e.key() < l.key()),
+                Some(_) => self.before_radix(e, radix),
+            };
+            if beats {
+                best = Some((Source::Early, e.time));
             }
         }
-        best.map(|(s, (time, _))| (s, time))
+        best
     }
 
     /// Remove the next event of `source` (which has one).
@@ -234,7 +260,7 @@ impl<E> EventQueue<E> {
     fn refill(&mut self) {
         let b = self.occupied.trailing_zeros() as usize;
         self.occupied &= !(1 << b);
-        let last = self.mins[b].0;
+        let last = std::mem::replace(&mut self.mins[b], u64::MAX);
         self.last = last;
         let mut moving = std::mem::take(&mut self.buckets[b]);
         for entry in moving.drain(..) {
