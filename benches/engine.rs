@@ -5,12 +5,25 @@
 //! minimal `std::collections::BinaryHeap` loop the engine must stay close to (issue target: at
 //! least 70% of the floor's events per second). Both draw from the same stream type in the same
 //! order, so they simulate the identical trajectory and the checks below compare them.
+//!
+//! `hold/<pending>` is the classic hold model (peers.md section 2.3): `pending` events are always
+//! pending, and each executed event reschedules itself at now + Exp(1 s). It measures what the
+//! M/M/c model cannot, the cost of the event queue when it is large: a binary heap falls about
+//! 16x from a small queue to a million pending events (cache misses in a 16+ MB heap). The queue
+//! is filled in criterion's setup step, so the timed part is `HOLD_EVENTS` executed events only;
+//! `engine` runs through `dynosim::engine::Simulation`, `floor_binaryheap` is the same loop over a
+//! bare `std::collections::BinaryHeap`, both with the same draws (checked before timing).
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dynosim::engine::{Model, RngStream, Scheduler, SeedTree, SimDuration, SimTime, Simulation};
+use criterion::{
+    BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
+use dynosim::engine::{
+    Control, Model, RngStream, Scheduler, SeedTree, SimDuration, SimTime, Simulation,
+};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::hint::black_box;
+use std::time::Duration;
 
 const SERVERS: u32 = 8;
 const LAMBDA: f64 = 6.4;
@@ -152,5 +165,120 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Events executed per timed hold run, at every queue size: at a million pending events this
+/// replaces each event twice, so the run measures the steady state rather than the fill.
+const HOLD_EVENTS: u64 = 2_000_000;
+
+/// The hold model: a pending event carries its own id and, when handled, comes back at
+/// now + Exp(1 s). `sum` folds the (time, id) order so two variants can be compared.
+struct Hold {
+    rng: RngStream,
+    sum: u64,
+}
+
+impl Model for Hold {
+    type Event = u32;
+    #[inline]
+    fn handle(&mut self, id: u32, s: &mut Scheduler<u32>) {
+        self.sum = fold(self.sum, s.now().as_nanos(), id);
+        s.after(secs(self.rng.exp(1.0)), id);
+    }
+}
+
+#[inline]
+fn fold(sum: u64, t: u64, id: u32) -> u64 {
+    (sum ^ t ^ u64::from(id))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(17)
+}
+
+/// `pending` events at Exp(1 s) from time zero, through the engine.
+fn hold_engine_fill(pending: u32) -> Simulation<Hold> {
+    let mut sim = Simulation::new(Hold {
+        rng: SeedTree::new(7).stream(),
+        sum: 0,
+    });
+    for id in 0..pending {
+        let t = SimTime::ZERO + secs(sim.model.rng.exp(1.0));
+        sim.schedule(t, id);
+    }
+    sim
+}
+
+/// Execute `events` events; returns the order checksum.
+fn hold_engine_run(mut sim: Simulation<Hold>, events: u64) -> (u64, Simulation<Hold>) {
+    let out = sim.run_until_with(SimTime::MAX, events, |_, _| Control::Stop);
+    assert_eq!(out.events, events);
+    (sim.model.sum, sim)
+}
+
+/// The floor's state: heap of (time, seq, id), next seq, rng.
+type HoldFloor = (BinaryHeap<Reverse<(u64, u64, u32)>>, u64, RngStream);
+
+fn hold_floor_fill(pending: u32) -> HoldFloor {
+    let mut rng = SeedTree::new(7).stream();
+    let mut heap = BinaryHeap::with_capacity(pending as usize);
+    for id in 0..pending {
+        heap.push(Reverse((secs(rng.exp(1.0)).as_nanos(), u64::from(id), id)));
+    }
+    (heap, u64::from(pending), rng)
+}
+
+fn hold_floor_run(state: HoldFloor, events: u64) -> (u64, HoldFloor) {
+    let (mut heap, mut seq, mut rng) = state;
+    let mut sum = 0;
+    for _ in 0..events {
+        let Reverse((now, _, id)) = heap.pop().expect("the hold model never runs dry");
+        sum = fold(sum, now, id);
+        heap.push(Reverse((
+            now.saturating_add(secs(rng.exp(1.0)).as_nanos()),
+            seq,
+            id,
+        )));
+        seq += 1;
+    }
+    (sum, (heap, seq, rng))
+}
+
+fn hold(c: &mut Criterion) {
+    let mut g = c.benchmark_group("hold");
+    g.sample_size(10);
+    g.sampling_mode(SamplingMode::Flat);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Elements(HOLD_EVENTS));
+    for pending in [1_000u32, 100_000, 1_000_000] {
+        // Same order of (time, id) in both, over a shorter run.
+        let check = 300_000;
+        let (a, _) = hold_engine_run(hold_engine_fill(pending), check);
+        let (b, _) = hold_floor_run(hold_floor_fill(pending), check);
+        assert_eq!(
+            a, b,
+            "engine and floor must execute the same hold trajectory"
+        );
+
+        // The filled queue is built in setup and dropped after timing (returned by the routine).
+        g.bench_with_input(BenchmarkId::new("engine", pending), &pending, |b, &n| {
+            b.iter_batched(
+                || hold_engine_fill(n),
+                |sim| hold_engine_run(sim, HOLD_EVENTS),
+                BatchSize::PerIteration,
+            )
+        });
+        g.bench_with_input(
+            BenchmarkId::new("floor_binaryheap", pending),
+            &pending,
+            |b, &n| {
+                b.iter_batched(
+                    || hold_floor_fill(n),
+                    |st| hold_floor_run(st, HOLD_EVENTS),
+                    BatchSize::PerIteration,
+                )
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, hold);
 criterion_main!(benches);

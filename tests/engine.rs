@@ -3,6 +3,8 @@
 use dynosim::engine::{
     Control, EventQueue, Model, Scheduler, SeedTree, SimDuration, SimTime, Simulation, stable_hash,
 };
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 #[test]
 fn events_pop_in_time_then_insertion_order() {
@@ -219,5 +221,149 @@ fn uniform_and_exponential_draws_have_the_right_moments() {
     }
     for c in counts {
         assert!((f64::from(c) / n as f64 - 0.1).abs() < 0.005, "{counts:?}");
+    }
+}
+
+/// The reference order: a binary heap on (time, insertion sequence), one sequence for both
+/// `push` and `push_ordered`, exactly what `EventQueue` must reproduce whatever its structure.
+struct Reference {
+    heap: BinaryHeap<Reverse<(u64, u64)>>,
+    seq: u64,
+}
+
+impl Reference {
+    fn push(&mut self, t: u64) -> u64 {
+        let id = self.seq;
+        self.heap.push(Reverse((t, id)));
+        self.seq += 1;
+        id
+    }
+    fn pop_until(&mut self, until: u64) -> Option<(u64, u64)> {
+        let &Reverse((t, _)) = self.heap.peek()?;
+        (t <= until).then(|| self.heap.pop().expect("peeked").0)
+    }
+}
+
+/// A time for the next push, relative to `now` (the last popped time): mostly ahead of it, by
+/// nothing (ties), a little, or a lot; sometimes at the very ends of the range or in the past.
+fn next_time(rng: &mut dynosim::engine::RngStream, now: u64) -> u64 {
+    match rng.below(16) {
+        0..=2 => now,
+        3..=6 => now.saturating_add(rng.below(8)),
+        7..=9 => now.saturating_add(rng.below(1 << 20)),
+        10 => now.saturating_add(rng.below(u64::MAX)),
+        11 => u64::MAX - rng.below(3),
+        12 => rng.below(3),
+        13 => now.saturating_sub(rng.below(1000)),
+        _ => now.saturating_add(1 << rng.below(64)),
+    }
+}
+
+/// Interleaved random pushes, lane pushes, pops and bounded pops, checked step by step against
+/// the reference: every popped (time, event), every `peek_time` and every `len`.
+fn check_against_reference(seed: u64, ops: u32, past: bool) {
+    let mut rng = SeedTree::new(seed).stream();
+    let mut q = EventQueue::new();
+    let mut r = Reference {
+        heap: BinaryHeap::new(),
+        seq: 0,
+    };
+    let mut now = 0u64;
+    // Phases that grow and shrink the queue, so it empties and restarts now and then.
+    let mut push_bias = 8;
+    for op in 0..ops {
+        if op % 500 == 0 {
+            push_bias = 2 + rng.below(13);
+        }
+        let roll = rng.below(16);
+        if roll < push_bias {
+            let mut t = next_time(&mut rng, now);
+            if !past {
+                t = t.max(now);
+            }
+            if rng.below(3) == 0 {
+                // The lane: mostly in order (a constant timeout), sometimes not.
+                let id = r.push(t);
+                q.push_ordered(SimTime(t), id);
+            } else {
+                let id = r.push(t);
+                q.push(SimTime(t), id);
+            }
+        } else if roll < push_bias + 2 {
+            let until = match rng.below(4) {
+                0 => now,
+                1 => now.saturating_add(rng.below(16)),
+                2 => u64::MAX,
+                _ => now.saturating_add(rng.below(1 << 30)),
+            };
+            let got = q.pop_until(SimTime(until)).map(|(t, e)| (t.0, e));
+            let want = r.pop_until(until);
+            assert_eq!(got, want, "seed {seed} op {op}: pop_until({until})");
+            if let Some((t, _)) = want {
+                now = t;
+            }
+        } else {
+            let got = q.pop().map(|(t, e)| (t.0, e));
+            let want = r.pop_until(u64::MAX);
+            assert_eq!(got, want, "seed {seed} op {op}: pop");
+            if let Some((t, _)) = want {
+                now = t;
+            }
+        }
+        assert_eq!(q.len(), r.heap.len(), "seed {seed} op {op}: len");
+        assert_eq!(
+            q.peek_time().map(|t| t.0),
+            r.heap.peek().map(|Reverse((t, _))| *t),
+            "seed {seed} op {op}: peek_time"
+        );
+    }
+    // Drain: the rest comes out in order too.
+    while let Some(want) = r.pop_until(u64::MAX) {
+        assert_eq!(
+            q.pop().map(|(t, e)| (t.0, e)),
+            Some(want),
+            "seed {seed}: drain"
+        );
+    }
+    assert!(q.is_empty() && q.pop().is_none() && q.peek_time().is_none());
+}
+
+#[test]
+fn random_operations_pop_exactly_as_a_binary_heap_on_time_and_sequence() {
+    // As the engine uses it: never before the last popped time.
+    for seed in 0..20 {
+        check_against_reference(seed, 20_000, false);
+    }
+}
+
+#[test]
+fn pushes_before_the_last_popped_time_still_pop_in_order() {
+    // The engine never does this, but `EventQueue` is public and must stay correct.
+    for seed in 100..120 {
+        check_against_reference(seed, 20_000, true);
+    }
+}
+
+#[test]
+fn a_large_queue_with_many_ties_pops_in_order() {
+    // The hold model at scale: 200,000 pending, each pop pushes one event a short random delay
+    // later, with many equal times (delays of a few ns against a large queue).
+    let mut rng = SeedTree::new(5).stream();
+    let mut q = EventQueue::new();
+    let mut r = Reference {
+        heap: BinaryHeap::new(),
+        seq: 0,
+    };
+    for _ in 0..200_000 {
+        let t = rng.below(100_000);
+        let id = r.push(t);
+        q.push(SimTime(t), id);
+    }
+    for _ in 0..600_000 {
+        let want = r.pop_until(u64::MAX).expect("never empty");
+        assert_eq!(q.pop().map(|(t, e)| (t.0, e)), Some(want));
+        let t = want.0 + rng.below(100_000);
+        let id = r.push(t);
+        q.push(SimTime(t), id);
     }
 }

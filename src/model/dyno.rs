@@ -335,7 +335,7 @@ impl Dyno {
     }
 
     /// Whether a completion event must be scheduled for `at`: only if no earlier one is pending.
-    /// A pending event that fires before anything is done just reschedules, so the heap gets
+    /// A pending event that fires before anything is done just reschedules, so the queue gets
     /// one entry per speed-up instead of one per change. Bumps `epoch` when it says yes.
     #[inline]
     pub fn claim_completion(&mut self, at: SimTime) -> bool {
