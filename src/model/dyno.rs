@@ -156,6 +156,9 @@ pub(crate) struct Dyno {
     pub mem_epoch: u32,
     /// Requests waiting for a slot, FIFO.
     pub backlog: VecDeque<u32>,
+    /// Requests each of its app's routers has sent here and not yet had back (inline for up
+    /// to 4 routers, the default: routing reads it for every pick).
+    pub router_active: smallvec::SmallVec<[u32; 4]>,
     pub cfs: Option<Cfs>,
     // --- Cold: lifecycle, filesystem, memory. ---
     /// 1-based index within its process (`web.3` has index 3).
@@ -169,8 +172,6 @@ pub(crate) struct Dyno {
     pub r14_since: SimTime,
     /// Last time an R14 event was logged (they repeat while the dyno swaps).
     pub r14_logged: Option<SimTime>,
-    /// Requests each of its app's routers has sent here and not yet had back.
-    pub router_active: Vec<u32>,
     /// Files written on its ephemeral filesystem: client -> bytes.
     pub files: std::collections::HashMap<u32, u64>,
     /// Local cache: one bit per item.
@@ -206,7 +207,7 @@ impl Dyno {
             cache: Vec::new(),
             r14: false,
             r14_since: now,
-            router_active: Vec::new(),
+            router_active: smallvec::SmallVec::new(),
             mem_epoch: 0,
             mem_next: SimTime::MAX,
             r14_logged: None,

@@ -616,8 +616,10 @@ impl<O: RequestObserver> Platform<O> {
             };
             dyno.cfs = Some(Cfs::new(q, period, phase));
         }
-        dyno.router_active =
-            vec![0; self.cfg.apps[self.procs[p].app].router.routers.max(1) as usize];
+        dyno.router_active = smallvec::smallvec![
+            0;
+            self.cfg.apps[self.procs[p].app].router.routers.max(1) as usize
+        ];
         let d = self.dynos.len() as u32;
         self.dynos.push(dyno);
         let slot = &mut self.slots[s];
