@@ -473,6 +473,15 @@ impl Names {
     }
 }
 
+/// The `dyno` and `incarnation` cells: `web.2` and its start, empty for no dyno (0).
+fn dyno_cells(process: &str, dyno: u32, incarnation: u32) -> [String; 2] {
+    if dyno == 0 {
+        [String::new(), String::new()]
+    } else {
+        [format!("{process}.{dyno}"), incarnation.to_string()]
+    }
+}
+
 fn window_record(keys: &[String], names: &Names, w: &WindowRow) -> Vec<String> {
     let [process, size, tier] = names.processes[w.app][w.process].clone();
     let mut rec = keys.to_vec();
@@ -501,20 +510,9 @@ fn event_record(keys: &[String], names: &Names, e: &LifecycleEvent) -> Vec<Strin
         fmt_f64(e.time_ns as f64 * 1e-9, 6),
         names.apps[e.app].clone(),
         process.clone(),
-        if e.dyno == 0 {
-            String::new()
-        } else {
-            format!("{process}.{}", e.dyno)
-        },
-        if e.dyno == 0 {
-            String::new()
-        } else {
-            e.incarnation.to_string()
-        },
-        e.instance.clone(),
-        e.event.to_string(),
-        e.detail.clone(),
     ]);
+    rec.extend(dyno_cells(process, e.dyno, e.incarnation));
+    rec.extend([e.instance.clone(), e.event.to_string(), e.detail.clone()]);
     rec
 }
 
@@ -813,16 +811,9 @@ impl RequestObserver for JobCsv {
             r.parent.map(|p| p.to_string()).unwrap_or_default(),
             app.clone(),
             process.clone(),
-            if r.dyno == 0 {
-                String::new()
-            } else {
-                format!("{process}.{}", r.dyno)
-            },
-            if r.dyno == 0 {
-                String::new()
-            } else {
-                r.incarnation.to_string()
-            },
+        ]);
+        rec.extend(dyno_cells(process, r.dyno, r.incarnation));
+        rec.extend([
             fmt_f64(r.arrival_ns as f64 * 1e-9, 9),
             if r.service_start_ns == 0 {
                 String::new()
