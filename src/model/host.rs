@@ -6,30 +6,34 @@ use super::noise::{Drift, Neighbours, NoiseSpec};
 use super::placement::Instance;
 use crate::engine::{SeedTree, SimTime};
 
+/// `repr(C)`, line-aligned, in the order a CPU event touches the fields: a fleet's hosts do not
+/// fit in cache, so each line an event reads is a miss (first line: the allocation and its
+/// totals; second: the dyno list and the integrals; third: the neighbours' demand).
+#[repr(C, align(64))]
 pub(crate) struct Host {
-    /// Boxed: read at the end and when naming events, never on the request path, so the
-    /// hot fields below share fewer cache lines (large fleets are bound by cache misses).
-    pub instance: Box<Instance>,
-    pub cores: f64,
-    /// Global indices of the scenario's dynos on this host.
-    pub dynos: Vec<u32>,
-    pub neighbours: Option<Neighbours>,
-    pub drift: Option<Drift>,
-    /// Current speed of each core (instance speed x variability).
-    pub speed: f64,
-    pub contention: f64,
-    pub max_slowdown: f64,
     // Current totals, for statistics.
+    last: SimTime,
     total_alloc: f64,
     neighbour_alloc: f64,
     total_demand: f64,
-    last: SimTime,
+    /// Current speed of each core (instance speed x variability).
+    pub speed: f64,
+    pub cores: f64,
+    pub contention: f64,
+    pub max_slowdown: f64,
+    /// Global indices of the scenario's dynos on this host; inline up to 4, since every CPU
+    /// event walks this list and a separate allocation would be one more cache miss.
+    pub dynos: smallvec::SmallVec<[u32; 4]>,
     // Integrals over time (core-ns, speed-ns).
     pub load_core_ns: f64,
     pub neighbour_core_ns: f64,
     pub speed_ns: f64,
     pub peak_load: f64,
     pub peak_demand: f64,
+    pub neighbours: Option<Neighbours>,
+    pub drift: Option<Drift>,
+    /// Boxed: read at the end and when naming events, never on the request path.
+    pub instance: Box<Instance>,
 }
 
 impl Host {
@@ -53,7 +57,7 @@ impl Host {
         Host {
             cores,
             // Filled with incarnations as they start (they come and go).
-            dynos: Vec::new(),
+            dynos: smallvec::SmallVec::new(),
             instance: Box::new(instance),
             neighbours,
             drift,

@@ -64,9 +64,10 @@ impl Default for NoiseSpec {
 
 /// The on/off neighbour process of one shared instance.
 #[derive(Debug, Clone)]
+#[repr(C)] // What `demand` reads first: one cache line in a host's hot lines.
 pub(crate) struct Neighbours {
-    sources: u32,
     on: u32,
+    sources: u32,
     /// Cores one "on" source demands.
     per_source: f64,
     on_mean_s: f64,

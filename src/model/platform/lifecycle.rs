@@ -233,7 +233,7 @@ impl<O: RequestObserver> Platform<O> {
         dy.clear_running();
         dy.mem_epoch = dy.mem_epoch.wrapping_add(1);
         self.procs[p].up.retain(|&x| x != d);
-        self.hosts[h].dynos.retain(|&x| x != d);
+        self.hosts[h].dynos.retain(|x| *x != d);
         if self.slots[s].current == Some(d) {
             self.slots[s].current = None;
         }

@@ -136,21 +136,12 @@ enum Phase {
     Abandoned,
 }
 
+/// `repr(C)`, line-aligned, hot fields first: the staleness check every request event makes
+/// (generation, phase) and what routing and service read sit in the first line, timestamps in
+/// the second, calls and filesystem draws in the third.
 #[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
 struct Request {
-    id: u64,
-    arrival: SimTime,
-    /// When the router first sent it to a dyno (deadlines count from here).
-    dispatched: SimTime,
-    at_dyno: SimTime,
-    start: SimTime,
-    cpu_end: SimTime,
-    work: f64,
-    wait_ns: u64,
-    net_half_ns: u64,
-    /// Global process index and dyno incarnation index (`u32::MAX` before dispatch).
-    process: u32,
-    dyno: u32,
     generation: u32,
     phase: Phase,
     counted: bool,
@@ -160,29 +151,43 @@ struct Request {
     router_slot: bool,
     /// A call inside a space: straight to a dyno, no router, no deadline.
     direct: bool,
-    /// Time spent in the router (backlog, hold, connection set-up) and waiting for calls.
-    router_ns: u64,
-    downstream_ns: u64,
-    calls_start: SimTime,
-    /// The work plan (CPU, calls, wait), the next call to make, and the calls outstanding.
-    plan: u32,
-    next_call: u16,
-    call_rep: u16,
-    pending: u16,
+    held_once: bool,
     child_failed: bool,
+    reads: bool,
+    /// Global process index and dyno incarnation index (`u32::MAX` before dispatch).
+    process: u32,
+    dyno: u32,
+    /// The work plan (CPU, calls, wait).
+    plan: u32,
     /// The request that made this call, its generation and id (`u32::MAX`: an external request).
     parent: u32,
-    parent_generation: u32,
-    parent_id: u64,
+    arrival: SimTime,
+    work: f64,
+    wait_ns: u64,
+    net_half_ns: u64,
+    id: u64,
+    /// When the router first sent it to a dyno (deadlines count from here).
+    dispatched: SimTime,
+    at_dyno: SimTime,
+    start: SimTime,
+    cpu_end: SimTime,
+    /// Time spent in the router (backlog, hold, connection set-up) and waiting for calls.
+    router_ns: u64,
     /// The 30 s window counts from here: arrival at the router, or the end of a hold for a
     /// booting dyno.
     deadline_from: SimTime,
-    held_once: bool,
+    downstream_ns: u64,
+    calls_start: SimTime,
+    parent_id: u64,
+    parent_generation: u32,
+    /// The next call to make, its repetition, and the calls outstanding.
+    next_call: u16,
+    call_rep: u16,
+    pending: u16,
     // Filesystem and cache draws, made at arrival so streams stay aligned.
     client: u32,
-    reads: bool,
-    write_bytes: u64,
     item: u32,
+    write_bytes: u64,
     miss_ns: u64,
 }
 
