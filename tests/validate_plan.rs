@@ -28,6 +28,19 @@ fn opts(duration: u64) -> ScaleOptions {
     }
 }
 
+/// Each real dyno's number within its app (`web.N`), in the plan's dyno order.
+fn local_numbers(scaled: &dynosim::validate::plan::Scaled) -> Vec<u32> {
+    let mut seen = vec![0u32; scaled.config().apps.len()];
+    scaled
+        .dynos
+        .iter()
+        .map(|d| {
+            seen[d.app] += 1;
+            seen[d.app]
+        })
+        .collect()
+}
+
 fn load(name: &str) -> Scenario {
     Scenario::load(&Path::new("scenarios/validation").join(name)).expect("bundled scenario")
 }
@@ -48,15 +61,7 @@ fn real_requests_pair_with_the_simulated_ones() {
         run_job(scaled.config(), job.seeds, &mut c, |_, _| Control::Continue).expect("runs");
         assert!(c.0.len() > 100, "{file}: {} requests", c.0.len());
         // Each dyno's number within its app.
-        let mut seen = vec![0u32; scaled.config().apps.len()];
-        let local: Vec<u32> = scaled
-            .dynos
-            .iter()
-            .map(|d| {
-                seen[d.app] += 1;
-                seen[d.app]
-            })
-            .collect();
+        let local = local_numbers(&scaled);
         for r in &c.0 {
             let p = &scaled.plan[r.id as usize];
             assert_eq!(p.at_ns, r.arrival_ns, "{file}: arrival of request {}", r.id);
@@ -231,15 +236,7 @@ fn lifecycle_actions_are_the_simulations_events() {
             (s40, Some(1), 2, boot),
         ]
     );
-    let mut seen = vec![0u32; scaled.config().apps.len()];
-    let local: Vec<u32> = scaled
-        .dynos
-        .iter()
-        .map(|d| {
-            seen[d.app] += 1;
-            seen[d.app]
-        })
-        .collect();
+    let local = local_numbers(&scaled);
     for r in &c.0 {
         let p = &scaled.plan[r.id as usize];
         assert_eq!(p.at_ns, r.arrival_ns);
