@@ -38,6 +38,27 @@ fn bundled_validation_scenarios_are_within_the_default_tolerances() {
             eprintln!("{}", String::from_utf8_lossy(&r.stderr));
             failed.push(format!("{name}: exit {:?}", r.status.code()));
         }
+        // A CDF overlay per tier and size, as PNG and SVG.
+        let dir = out.path().join(name).join("validation");
+        let cdfs: Vec<String> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|f| f.starts_with("cdf_") && !f.ends_with(".csv"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for ext in ["png", "svg"] {
+            let file = cdfs.iter().find(|f| f.ends_with(ext));
+            let bytes = file.and_then(|f| std::fs::read(dir.join(f)).ok());
+            let magic: &[u8] = if ext == "png" { b"\x89PNG" } else { b"<svg" };
+            if !bytes.is_some_and(|b| b.starts_with(magic)) {
+                failed.push(format!(
+                    "{name}: no CDF overlay .{ext} in {}",
+                    dir.display()
+                ));
+            }
+        }
     }
     assert!(failed.is_empty(), "out of tolerance or failed: {failed:?}");
 }

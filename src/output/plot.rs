@@ -440,8 +440,9 @@ fn cat_width(n: usize) -> u32 {
     (n as u32 * 140).clamp(W, 3000)
 }
 
-/// A figure that can be drawn on any plotters backend.
-trait Figure {
+/// A figure that can be drawn on any plotters backend (on a white background that
+/// [`render`] paints first).
+pub(crate) trait Figure {
     fn size(&self) -> (u32, u32) {
         (W, H)
     }
@@ -449,13 +450,14 @@ trait Figure {
 }
 
 /// A figure rendered in memory, as PNG and SVG bytes.
-struct Rendered {
+pub(crate) struct Rendered {
     png: Vec<u8>,
     svg: String,
 }
 
 impl Rendered {
-    fn write(self, dir: &Path, name: &str) -> Result<Vec<String>, String> {
+    /// Write `<dir>/<name>.png` and `.svg` atomically; returns the file names.
+    pub(crate) fn write(self, dir: &Path, name: &str) -> Result<Vec<String>, String> {
         let mut files = Vec::new();
         for (ext, bytes) in [("png", self.png.as_slice()), ("svg", self.svg.as_bytes())] {
             let file = format!("{name}.{ext}");
@@ -471,7 +473,8 @@ fn err(e: impl Display) -> String {
     e.to_string()
 }
 
-fn render(fig: &impl Figure) -> Result<Rendered, String> {
+/// Draw `fig` twice, to a bitmap (encoded as PNG) and to SVG.
+pub(crate) fn render(fig: &impl Figure) -> Result<Rendered, String> {
     let (w, h) = fig.size();
     let mut buf = vec![0u8; w as usize * h as usize * 3];
     {

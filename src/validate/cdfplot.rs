@@ -1,7 +1,6 @@
 //! The CDF overlay of one tier and size: real and simulated latency on a log axis (PNG and SVG).
 
-use crate::output::plot::{SANS, register_font};
-use crate::output::write_atomic;
+use crate::output::plot::{Figure, SANS, register_font, render};
 use plotters::coord::Shift;
 use plotters::coord::combinators::IntoLogRange;
 use plotters::prelude::*;
@@ -36,7 +35,6 @@ fn draw<DB: DrawingBackend>(
     real: &[f64],
     sim: &[f64],
 ) -> Result<(), String> {
-    root.fill(&WHITE).map_err(err)?;
     let all = real.iter().chain(sim).copied().filter(|x| *x > 0.0);
     let lo = all.clone().fold(f64::INFINITY, f64::min).max(1e-3) * 0.8;
     let hi = all.fold(0.0f64, f64::max).max(lo * 10.0) * 1.25;
@@ -78,35 +76,30 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Write `<base>.png` and `<base>.svg`: the CDFs of `real` and `sim` (sorted, ms).
+/// The overlay as a [`Figure`], so it renders like the run's figures.
+struct Overlay<'a> {
+    title: &'a str,
+    real: &'a [f64],
+    sim: &'a [f64],
+}
+
+impl Figure for Overlay<'_> {
+    fn size(&self) -> (u32, u32) {
+        (W, H)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        draw(root, self.title, self.real, self.sim)
+    }
+}
+
+/// Write `<base>.png` and `<base>.svg`: the CDFs of `real` and `sim` (sorted, ms). Returns the
+/// file names.
 pub fn write(base: &Path, title: &str, real: &[f64], sim: &[f64]) -> Result<Vec<String>, String> {
     register_font()?;
-    let mut buf = vec![0u8; W as usize * H as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
-        draw(&root, title, real, sim)?;
-        root.present().map_err(err)?;
-    }
-    let mut png_bytes = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut png_bytes, W, H);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut wr = enc.write_header().map_err(err)?;
-        wr.write_image_data(&buf).map_err(err)?;
-        wr.finish().map_err(err)?;
-    }
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        draw(&root, title, real, sim)?;
-        root.present().map_err(err)?;
-    }
-    let mut files = Vec::new();
-    for (ext, bytes) in [("png", png_bytes.as_slice()), ("svg", svg.as_bytes())] {
-        let path = base.with_extension(ext);
-        write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        files.push(path.display().to_string());
-    }
-    Ok(files)
+    let dir = base.parent().unwrap_or(Path::new("."));
+    let name = base
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("{}: not a file name", base.display()))?;
+    render(&Overlay { title, real, sim })?.write(dir, name)
 }
