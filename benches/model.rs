@@ -99,7 +99,7 @@ fn fleet_text(dynos: u32) -> String {
     format!(
         r#"
 seed = 3
-duration = "{duration}"
+duration = "20s"
 [placement]
 instances = {instances}
 [[app]]
@@ -116,13 +116,6 @@ arrivals = {{ poisson = {rate} }}
 cpu = {{ lognormal = {{ median = "20ms", p99 = "150ms" }} }}
 wait = {{ exponential = "15ms" }}
 "#,
-        duration = if dynos >= 10_000 {
-            "20s"
-        } else if dynos >= 1000 {
-            "2m"
-        } else {
-            "10m"
-        },
         instances = dynos.max(100),
         limit = dynos.max(100),
         rate = 12.5 * f64::from(dynos),

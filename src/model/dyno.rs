@@ -107,14 +107,15 @@ pub(crate) enum State {
 /// The dyno's name (`web.3`) belongs to its slot and survives restarts; everything here does not.
 /// Work units are nanoseconds of one reference core.
 ///
-/// `repr(C)` with the fields of the request and CPU paths first: in a fleet of thousands of
-/// dynos each event's dyno is a cache miss, and keeping what an event touches in the first two
-/// cache lines (the struct is line-aligned) halves the lines fetched per dyno.
+/// `repr(C)`, line-aligned, fields grouped by the events that touch them: in a fleet of
+/// thousands of dynos each event's dyno is a cache miss per line it reads, so each event should
+/// read as few lines as it can. Line 1: what every CPU and slot event reads (staleness, state,
+/// slots, the virtual clock). Line 2: the CPU share (weights, the running set). Line 3: what the
+/// router and the memory check read (router counters, in-flight count, memory inputs). The rest
+/// is read on lifecycle events or when a dyno is saturated.
 #[repr(C, align(64))]
 pub(crate) struct Dyno {
-    // --- Hot: read or written by every request and CPU event (first line: what a completion
-    // event checks and the CPU state it advances; second: allocation, heap, counters; third:
-    // memory and backlog). ---
+    // --- Line 1 ---
     /// Incremented on every reschedule; completion events carry it to detect staleness.
     pub epoch: u32,
     /// Host instance index.
@@ -122,12 +123,9 @@ pub(crate) struct Dyno {
     pub state: State,
     /// Above the memory quota (R14), and since when.
     pub r14: bool,
-    pub process: u32,
     pub concurrency: u32,
     /// Requests holding a slot (CPU or wait phase).
     pub busy_slots: u32,
-    /// Requests assigned to it (backlog and slots).
-    pub in_flight: u32,
     /// When the pending completion event fires (`SimTime::MAX` if none).
     pub cpu_next: SimTime,
     last_update: SimTime,
@@ -137,30 +135,37 @@ pub(crate) struct Dyno {
     rate: f64,
     /// Cores allocated by the host right now.
     pub alloc: f64,
+    // --- Line 2 ---
     /// Fair-share weight (the size's CPU share).
     pub weight: f64,
     /// Most cores the dyno may use at once (its vCPUs, or a lower quota).
     pub cap: f64,
-    // Counters.
     /// CPU time received (core-ns), what `cpuacct.usage` would show.
     pub cpu_ns: f64,
+    /// Boxed: only capped dynos have one, and every CPU event tests for it.
+    pub cfs: Option<Box<Cfs>>,
     /// Requests in the CPU phase, min-heap by (finish tag bits, request id).
     running: BinaryHeap<Reverse<(u64, u32)>>,
-    pub last_request: SimTime,
-    // Third line: the memory check every request start and end makes, and the backlog.
-    pub started: SimTime,
-    pub fs_bytes: u64,
     /// When the pending memory event fires (`SimTime::MAX` if none).
     pub mem_next: SimTime,
-    /// Incremented on every reschedule of the memory event.
-    pub mem_epoch: u32,
-    /// Requests waiting for a slot, FIFO.
-    pub backlog: VecDeque<u32>,
+    // --- Line 3 ---
     /// Requests each of its app's routers has sent here and not yet had back (inline for up
     /// to 4 routers, the default: routing reads it for every pick).
     pub router_active: smallvec::SmallVec<[u32; 4]>,
-    pub cfs: Option<Cfs>,
-    // --- Cold: lifecycle, filesystem, memory. ---
+    /// Requests assigned to it: on their way, in the backlog, or holding a slot. The backlog
+    /// is empty whenever this equals `busy_slots`, which spares reading it.
+    pub in_flight: u32,
+    pub process: u32,
+    pub last_request: SimTime,
+    /// Requests it finished (summed per slot at the end).
+    pub served: u64,
+    pub started: SimTime,
+    pub fs_bytes: u64,
+    // --- Cold: saturation, lifecycle, filesystem. ---
+    /// Requests waiting for a slot, FIFO.
+    pub backlog: VecDeque<u32>,
+    /// Incremented on every reschedule of the memory event.
+    pub mem_epoch: u32,
     /// 1-based index within its process (`web.3` has index 3).
     pub index: u32,
     /// Global slot index and which start of that slot this is (0 = first).
@@ -177,6 +182,14 @@ pub(crate) struct Dyno {
     /// Local cache: one bit per item.
     pub cache: Vec<u64>,
 }
+
+/// The layout above, checked: a field that drifts to another line costs every event a miss.
+const _: () = {
+    use std::mem::offset_of;
+    assert!(offset_of!(Dyno, alloc) < 64);
+    assert!(offset_of!(Dyno, weight) == 64 && offset_of!(Dyno, mem_next) < 128);
+    assert!(offset_of!(Dyno, router_active) == 128 && offset_of!(Dyno, fs_bytes) < 192);
+};
 
 impl Dyno {
     #[allow(clippy::too_many_arguments)]
@@ -226,6 +239,7 @@ impl Dyno {
             cpu_next: SimTime::MAX,
             cfs: None,
             cpu_ns: 0.0,
+            served: 0,
         }
     }
 

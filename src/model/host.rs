@@ -4,18 +4,21 @@
 use super::cpu::{Claim, water_fill};
 use super::noise::{Drift, Neighbours, NoiseSpec};
 use super::placement::Instance;
-use crate::engine::{SeedTree, SimTime};
+use crate::engine::{SeedTree, SimDuration, SimTime};
 
 /// `repr(C)`, line-aligned, in the order a CPU event touches the fields: a fleet's hosts do not
-/// fit in cache, so each line an event reads is a miss (first line: the allocation and its
-/// totals; second: the dyno list and the integrals; third: the neighbours' demand).
+/// fit in cache, so each line an event reads is a miss. A CPU event reads two lines: the
+/// allocation, its totals and the neighbours' demand; then the dyno list and the integrals. The
+/// neighbour and drift processes behind them are read only on their own events.
 #[repr(C, align(64))]
 pub(crate) struct Host {
     // Current totals, for statistics.
     last: SimTime,
     total_alloc: f64,
     neighbour_alloc: f64,
-    total_demand: f64,
+    /// Cores the neighbours demand now, a copy of `neighbours`' so that an allocation reads no
+    /// third line; negative when the host has no neighbours.
+    neighbour_demand: f64,
     /// Current speed of each core (instance speed x variability).
     pub speed: f64,
     pub cores: f64,
@@ -36,6 +39,12 @@ pub(crate) struct Host {
     pub instance: Box<Instance>,
 }
 
+/// The two hot lines above, checked.
+const _: () = {
+    assert!(std::mem::offset_of!(Host, dynos) == 64);
+    assert!(std::mem::offset_of!(Host, peak_demand) < 128);
+};
+
 impl Host {
     pub fn new(instance: Instance, noise: Option<&NoiseSpec>, seeds: SeedTree) -> Host {
         let shared = instance.shared();
@@ -54,6 +63,7 @@ impl Host {
             Some(n) if shared => (n.contention, n.max_slowdown),
             _ => (0.0, 1.0),
         };
+        let neighbour_demand = neighbours.as_ref().map_or(-1.0, Neighbours::demand);
         Host {
             cores,
             // Filled with incarnations as they start (they come and go).
@@ -66,7 +76,7 @@ impl Host {
             max_slowdown,
             total_alloc: 0.0,
             neighbour_alloc: 0.0,
-            total_demand: 0.0,
+            neighbour_demand,
             last: SimTime::ZERO,
             load_core_ns: 0.0,
             neighbour_core_ns: 0.0,
@@ -91,8 +101,9 @@ impl Host {
     /// order) plus the neighbours; results in `alloc`, neighbours last. The buffers are the
     /// caller's scratch, shared by all hosts so that they stay in cache.
     pub fn allocate(&mut self, claims: &mut Vec<Claim>, alloc: &mut Vec<f64>) {
-        if let Some(n) = &self.neighbours {
-            let a = n.demand();
+        let neighbours = self.neighbour_demand >= 0.0;
+        if neighbours {
+            let a = self.neighbour_demand;
             claims.push(Claim {
                 weight: a,
                 demand: a,
@@ -102,14 +113,23 @@ impl Host {
         alloc.resize(claims.len(), 0.0);
         water_fill(self.cores, claims, alloc);
         self.total_alloc = alloc.iter().sum();
-        self.total_demand = claims.iter().map(|c| c.demand).sum();
-        self.neighbour_alloc = if self.neighbours.is_some() {
+        let total_demand: f64 = claims.iter().map(|c| c.demand).sum();
+        self.neighbour_alloc = if neighbours {
             alloc.last().copied().unwrap_or(0.0)
         } else {
             0.0
         };
         self.peak_load = self.peak_load.max(self.total_alloc / self.cores);
-        self.peak_demand = self.peak_demand.max(self.total_demand / self.cores);
+        self.peak_demand = self.peak_demand.max(total_demand / self.cores);
+    }
+
+    /// One neighbour source starts or stops; returns when the next change is due (`None`: no
+    /// neighbours, or a constant load).
+    pub fn flip_neighbours(&mut self) -> Option<SimDuration> {
+        let n = self.neighbours.as_mut()?;
+        n.flip();
+        self.neighbour_demand = n.demand();
+        n.next_change()
     }
 
     /// Speed of the cores given to a dyno that holds `own` of the `total_alloc` cores: co-runners

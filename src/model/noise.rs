@@ -64,7 +64,6 @@ impl Default for NoiseSpec {
 
 /// The on/off neighbour process of one shared instance.
 #[derive(Debug, Clone)]
-#[repr(C)] // What `demand` reads first: one cache line in a host's hot lines.
 pub(crate) struct Neighbours {
     on: u32,
     sources: u32,

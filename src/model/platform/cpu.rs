@@ -86,11 +86,8 @@ impl<O: RequestObserver> Platform<O> {
     pub(super) fn on_neighbours(&mut self, h: usize, sched: &mut Scheduler<Event>) {
         // Account the old allocation up to now before the demand changes.
         self.hosts[h].account(sched.now());
-        if let Some(n) = self.hosts[h].neighbours.as_mut() {
-            n.flip();
-            if let Some(dt) = n.next_change() {
-                sched.after(dt, Event::Neighbours(h as u32));
-            }
+        if let Some(dt) = self.hosts[h].flip_neighbours() {
+            sched.after(dt, Event::Neighbours(h as u32));
         }
         self.reallocate(h, None, sched);
     }

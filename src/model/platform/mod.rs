@@ -313,6 +313,7 @@ struct SlotStats {
     sticky_reads: u64,
     sticky_miss_other: u64,
     sticky_miss_restart: u64,
+    /// Summed from its incarnations at the end.
     served: u64,
     cpu_ns: f64,
     throttled_ns: u64,
@@ -619,7 +620,7 @@ impl<O: RequestObserver> Platform<O> {
                 Some(ph) => ph.as_nanos(),
                 None => self.procs[p].lifecycle_rng.below(period),
             };
-            dyno.cfs = Some(Cfs::new(q, period, phase));
+            dyno.cfs = Some(Box::new(Cfs::new(q, period, phase)));
         }
         dyno.router_active = smallvec::smallvec![
             0;

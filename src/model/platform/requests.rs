@@ -710,10 +710,15 @@ impl<O: RequestObserver> Platform<O> {
         let dyno = &mut self.dynos[d];
         dyno.busy_slots -= 1;
         dyno.in_flight -= 1;
-        let next = dyno.backlog.pop_front();
-        let slot = dyno.slot as usize;
+        dyno.served += 1;
+        // Only a dyno with requests beyond its slots can have a backlog (its cold line).
+        let next = if dyno.in_flight > dyno.busy_slots {
+            dyno.backlog.pop_front()
+        } else {
+            debug_assert!(dyno.backlog.is_empty());
+            None
+        };
         let draining_idle = dyno.state == State::Draining && dyno.in_flight == 0;
-        self.slots[slot].stats.served += 1;
         let process = r.process as usize;
         if r.phase == Phase::Abandoned {
             self.release(req);

@@ -42,6 +42,7 @@ impl<O: RequestObserver> Platform<O> {
         }
         // Close the books of live incarnations (their files are not lost: the run just ended).
         for d in &self.dynos {
+            self.slots[d.slot as usize].stats.served += d.served;
             if d.state == State::Dead {
                 continue;
             }
