@@ -837,6 +837,10 @@ impl RequestObserver for JobCsv {
         Self::write(&mut self.requests, &mut self.error, rec);
     }
 
+    fn wants_requests(&self) -> bool {
+        self.requests.is_some()
+    }
+
     fn on_window(&mut self, row: WindowRow) -> Option<WindowRow> {
         if self.windows.is_none() {
             return Some(row);

@@ -32,6 +32,12 @@ use std::collections::VecDeque;
 pub trait RequestObserver {
     fn on_request(&mut self, record: &RequestRecord);
 
+    /// Whether `on_request` does anything: when it does not, no record is built, which in a
+    /// large fleet spares reading each request's dyno once more.
+    fn wants_requests(&self) -> bool {
+        true
+    }
+
     /// A windows.csv row, final: its window closed. Rows come in time order, then process order.
     fn on_window(&mut self, row: WindowRow) -> Option<WindowRow> {
         Some(row)
@@ -50,12 +56,20 @@ pub struct NoRequests;
 impl RequestObserver for NoRequests {
     #[inline]
     fn on_request(&mut self, _: &RequestRecord) {}
+
+    fn wants_requests(&self) -> bool {
+        false
+    }
 }
 
 impl<T: RequestObserver + ?Sized> RequestObserver for &mut T {
     #[inline]
     fn on_request(&mut self, record: &RequestRecord) {
         (**self).on_request(record)
+    }
+
+    fn wants_requests(&self) -> bool {
+        (**self).wants_requests()
     }
 
     fn on_window(&mut self, row: WindowRow) -> Option<WindowRow> {

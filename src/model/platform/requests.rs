@@ -782,6 +782,9 @@ impl<O: RequestObserver> Platform<O> {
         if let Some(w) = p.windows.get_mut((r.arrival.as_nanos() / window) as usize) {
             w.record(latency_ns);
         }
+        if !self.observer.wants_requests() {
+            return;
+        }
         let dy = &self.dynos[r.dyno as usize];
         let parent = (r.parent != NO_PARENT).then_some(r.parent_id);
         self.observer.on_request(&RequestRecord {
@@ -833,6 +836,9 @@ impl<O: RequestObserver> Platform<O> {
         }
         if let Some(w) = p.windows.get_mut((r.arrival.as_nanos() / window) as usize) {
             w.errors += 1;
+        }
+        if !self.observer.wants_requests() {
+            return;
         }
         let (dyno, incarnation) = match self.dynos.get(r.dyno as usize) {
             Some(d) => (d.index, d.incarnation),
