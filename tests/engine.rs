@@ -260,7 +260,7 @@ fn next_time(rng: &mut dynosim::engine::RngStream, now: u64) -> u64 {
 }
 
 /// Interleaved random pushes, lane pushes, pops and bounded pops, checked step by step against
-/// the reference: every popped (time, event), every `peek_time` and every `len`.
+/// the reference: every popped (time, event), every `peek_time`, `peek` and `len`.
 fn check_against_reference(seed: u64, ops: u32, past: bool) {
     let mut rng = SeedTree::new(seed).stream();
     let mut q = EventQueue::new();
@@ -315,6 +315,12 @@ fn check_against_reference(seed: u64, ops: u32, past: bool) {
             q.peek_time().map(|t| t.0),
             r.heap.peek().map(|Reverse((t, _))| *t),
             "seed {seed} op {op}: peek_time"
+        );
+        // `peek` names the very event the next pop returns (models prefetch by it).
+        assert_eq!(
+            q.peek().copied(),
+            r.heap.peek().map(|Reverse((_, id))| *id),
+            "seed {seed} op {op}: peek"
         );
     }
     // Drain: the rest comes out in order too.

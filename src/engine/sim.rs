@@ -46,6 +46,12 @@ pub trait Model {
     type Event;
     /// React to `event` at `sched.now()`.
     fn handle(&mut self, event: Self::Event, sched: &mut Scheduler<Self::Event>);
+
+    /// A hint: `event` is probably next. A model whose state does not fit in cache can start
+    /// loading what that event will touch, so the load overlaps the current event's work. Must
+    /// not change anything observable; the default does nothing.
+    #[inline]
+    fn prefetch(&self, _event: &Self::Event) {}
 }
 
 /// Answer of a progress callback.
@@ -121,6 +127,9 @@ impl<M: Model> Simulation<M> {
         let mut budget = every;
         while let Some((t, ev)) = self.sched.queue.pop_until(until) {
             self.sched.now = t;
+            if let Some(next) = self.sched.queue.peek() {
+                self.model.prefetch(next);
+            }
             self.model.handle(ev, &mut self.sched);
             self.events += 1;
             budget -= 1;

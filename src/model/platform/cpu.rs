@@ -54,6 +54,7 @@ impl<O: RequestObserver> Platform<O> {
                     Event::CpuDone {
                         dyno: d,
                         epoch: dyno.epoch,
+                        host: h as u32,
                     },
                 );
             }

@@ -391,7 +391,11 @@ impl<O: RequestObserver> Platform<O> {
         } else {
             sched.after(
                 SimDuration::from_nanos(delay),
-                Event::AtDyno { req, generation },
+                Event::AtDyno {
+                    req,
+                    generation,
+                    dyno: d,
+                },
             );
         }
     }
@@ -691,10 +695,14 @@ impl<O: RequestObserver> Platform<O> {
             if r.phase != Phase::Abandoned {
                 r.phase = Phase::Wait;
             }
-            let generation = r.generation;
+            let (generation, dyno) = (r.generation, r.dyno);
             sched.after(
                 SimDuration::from_nanos(r.wait_ns),
-                Event::WaitDone { req, generation },
+                Event::WaitDone {
+                    req,
+                    generation,
+                    dyno,
+                },
             );
         } else {
             self.finish(req, sched);
