@@ -336,17 +336,18 @@ impl Dyno {
         self.cpu_next = SimTime::MAX;
     }
 
-    /// Time of the next CPU completion at the current rate, if any request is running.
+    /// Time of the next CPU completion at the current rate, and the request it completes, if
+    /// any request is running.
     #[inline]
-    pub fn completion_time(&self, now: SimTime) -> Option<SimTime> {
-        let Reverse((tag, _)) = *self.running.peek()?;
+    pub fn completion_time(&self, now: SimTime) -> Option<(SimTime, u32)> {
+        let Reverse((tag, req)) = *self.running.peek()?;
         if self.rate <= 0.0 {
             return None;
         }
         let remaining = (f64::from_bits(tag) - self.vwork).max(0.0);
         // Round up to whole nanoseconds, but not for float noise just above an integer.
         let dt = (remaining / self.rate - 1e-6).ceil().max(0.0);
-        Some(now + SimDuration::from_nanos(dt as u64))
+        Some((now + SimDuration::from_nanos(dt as u64), req))
     }
 
     /// Whether a completion event must be scheduled for `at`: only if no earlier one is pending.

@@ -46,7 +46,7 @@ impl<O: RequestObserver> Platform<O> {
             };
             let changed = dyno.set_allocation(x, speed);
             if (changed || touched == Some(d))
-                && let Some(at) = dyno.completion_time(now)
+                && let Some((at, req)) = dyno.completion_time(now)
                 && dyno.claim_completion(at)
             {
                 sched.at(
@@ -54,7 +54,7 @@ impl<O: RequestObserver> Platform<O> {
                     Event::CpuDone {
                         dyno: d,
                         epoch: dyno.epoch,
-                        host: h as u32,
+                        req,
                     },
                 );
             }
