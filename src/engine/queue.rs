@@ -92,9 +92,6 @@ pub struct EventQueue<E> {
     /// `mins[b]`: the earliest time in `buckets[b]` (`u64::MAX` when it is empty), so the next
     /// event's time is known without scanning or mutating, and a refill needs one pass.
     mins: [u64; 64],
-    /// `argmin[b]`: the position in `buckets[b]` of the first event at `mins[b]`, so the next
-    /// event can be looked at (to prefetch what it will touch) without a refill.
-    argmin: [u32; 64],
     /// Bit `b` set iff `buckets[b]` is not empty, to find the lowest one in one instruction.
     occupied: u64,
     /// Time of the last event popped from the radix heap (the base the buckets are relative to).
@@ -119,7 +116,6 @@ impl<E> EventQueue<E> {
             near: VecDeque::new(),
             buckets: std::array::from_fn(|_| Vec::new()),
             mins: [u64::MAX; 64],
-            argmin: [0; 64],
             occupied: 0,
             last: 0,
             radix_len: 0,
@@ -140,11 +136,7 @@ impl<E> EventQueue<E> {
     #[inline]
     fn bucket_push(&mut self, entry: Entry<E>) {
         let b = bucket_of(entry.time, self.last);
-        // (An empty bucket's `mins` is `u64::MAX`, which is also a valid time.)
-        if entry.time < self.mins[b] || self.buckets[b].is_empty() {
-            self.mins[b] = entry.time;
-            self.argmin[b] = self.buckets[b].len() as u32;
-        }
+        self.mins[b] = self.mins[b].min(entry.time);
         self.occupied |= 1 << b;
         self.buckets[b].push(entry);
     }
@@ -291,18 +283,19 @@ impl<E> EventQueue<E> {
     }
 
     /// The next event, without removing it: a model can prefetch the memory it will touch while
-    /// the current event is handled.
+    /// the current event is handled. When the radix heap's next event sits in a bucket, that
+    /// bucket is scanned for it: the pop that follows scans the same bucket to refill, so a
+    /// peek before each pop at most doubles that work (and keeps pushes free of bookkeeping).
     #[inline]
     pub fn peek(&self) -> Option<&E> {
-        let entry = match self.next()?.0 {
-            Source::Lane => self.lane.front(),
-            Source::Early => self.early.peek(),
-            Source::Radix => match self.near.front() {
+        let entry = match self.next()? {
+            (Source::Lane, _) => self.lane.front(),
+            (Source::Early, _) => self.early.peek(),
+            (Source::Radix, time) => match self.near.front() {
                 Some(e) => Some(e),
-                None => {
-                    let b = self.occupied.trailing_zeros() as usize;
-                    self.buckets[b].get(self.argmin[b] as usize)
-                }
+                None => self.buckets[self.occupied.trailing_zeros() as usize]
+                    .iter()
+                    .find(|e| e.time == time),
             },
         };
         entry.map(|e| &e.event)

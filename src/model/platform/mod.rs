@@ -694,6 +694,13 @@ impl<O: RequestObserver> Model for Platform<O> {
         self.dispatch_event(event, sched)
     }
 
+    /// Only for fleets whose dynos' and hosts' hot lines (three and two per dyno) outgrow half
+    /// of a typical 1 MiB L2, about 1,600 dynos: below that the lines are in cache anyway and
+    /// looking ahead costs 5 to 8% (benches/README.md, "Fleet").
+    fn wants_prefetch(&self) -> bool {
+        self.slots.len() * 5 * 64 > 512 * 1024
+    }
+
     /// In a fleet of thousands of dynos the request, dyno and host an event touches are cache
     /// misses; loading them while the previous event runs hides most of their latency.
     #[inline]
