@@ -424,3 +424,46 @@ cpu = { exponential = "10ms" }
         assert_eq!(w.requests, w.completed + w.errors + w.in_flight);
     }
 }
+
+/// A fleet past the size where the platform prefetches (about 1,600 dynos), with a deploy in the
+/// middle so incarnations come and go. Prefetching is a hint and building request records is
+/// skipped when nobody reads them: neither may change a number. Every request is counted once.
+#[test]
+fn a_large_fleet_gives_the_same_results_with_and_without_request_records() {
+    let text = r#"
+seed = 8
+duration = "4s"
+[placement]
+instances = 2000
+[[app]]
+name = "fleet"
+dyno_limit = 2000
+deploys = ["2s"]
+[[app.process]]
+type = "web"
+size = "standard-1x"
+count = 2000
+limit = 2000
+concurrency = 4
+[app.workload]
+arrivals = { poisson = 25000 }
+cpu = { lognormal = { median = "20ms", p99 = "150ms" } }
+wait = { exponential = "15ms" }
+"#;
+    let without = run_all(&scenario(text));
+    let (with, records) = run_with_records(text);
+    assert_eq!(format!("{without:?}"), format!("{with:?}"));
+    let r = &with[0];
+    let p = &r.processes[0];
+    assert!(p.requests > 90_000, "{} requests", p.requests);
+    assert_eq!(p.requests, p.completed + p.errors + p.in_flight);
+    assert_eq!(records.len() as u64, p.completed + p.errors);
+    assert_eq!(r.dynos.len(), 2000);
+    assert!(r.dynos.iter().all(|d| d.restarts_deploy == 1));
+    let served: u64 = r.dynos.iter().map(|d| d.served).sum();
+    assert!(
+        served >= p.completed,
+        "served {served} < completed {}",
+        p.completed
+    );
+}
