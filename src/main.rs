@@ -360,8 +360,9 @@ fn describe(s: &Scenario, folder: &std::path::Path) -> String {
             c.warmup,
             c.window
         );
-        for app in &c.apps {
-            for (i, pr) in app.processes.iter().enumerate() {
+        let load = dynosim::model::offered_load(&c.apps);
+        for (app, loads) in c.apps.iter().zip(&load) {
+            for (pr, l) in app.processes.iter().zip(loads) {
                 let mut line = format!(
                     "    {}/{}: {} x {} (concurrency {}), ${:.0}/month",
                     app.name,
@@ -371,36 +372,7 @@ fn describe(s: &Scenario, folder: &std::path::Path) -> String {
                     pr.concurrency,
                     pr.size.price_usd_month * f64::from(pr.count)
                 );
-                if let Some(w) = app
-                    .workload
-                    .as_ref()
-                    .filter(|w| w.process == i && pr.count == 0)
-                {
-                    let _ = write!(
-                        line,
-                        "; {:.1} req/s all answered H14 (no dynos)",
-                        w.arrivals.mean_rate()
-                    );
-                } else if let Some(w) = app.workload.as_ref().filter(|w| w.process == i) {
-                    let per_dyno = pr
-                        .cpu_quota
-                        .unwrap_or(f64::from(pr.size.vcpus))
-                        .min(f64::from(pr.concurrency));
-                    let cores = f64::from(pr.count) * per_dyno;
-                    let rho = w.arrivals.mean_rate() * w.cpu.mean() / cores;
-                    let _ = write!(
-                        line,
-                        "; {:.1} req/s, mean CPU {:.1} ms, offered CPU load {:.0}%{}",
-                        w.arrivals.mean_rate(),
-                        w.cpu.mean() * 1e3,
-                        rho * 100.0,
-                        if rho >= 1.0 {
-                            " (overloaded: queues will grow without bound)"
-                        } else {
-                            ""
-                        }
-                    );
-                }
+                let _ = write!(line, "{}", load_note(l, pr.count));
                 let _ = writeln!(o, "{line}");
             }
         }
@@ -416,4 +388,33 @@ fn describe(s: &Scenario, folder: &std::path::Path) -> String {
         );
     }
     o
+}
+
+/// What `check` adds to a process line about its load: the requests it receives (and how many
+/// are calls), their mean CPU and the offered CPU load; nothing if nothing reaches it.
+fn load_note(l: &dynosim::model::OfferedLoad, dynos: u32) -> String {
+    let rate = l.requests_per_s();
+    if rate == 0.0 {
+        return String::new();
+    }
+    let calls = if l.calls_per_s > 0.0 {
+        format!(" ({:.1} of them calls)", l.calls_per_s)
+    } else {
+        String::new()
+    };
+    if dynos == 0 {
+        // Through a router that is H14; a call inside a space finds no dyno: H10.
+        return format!("; {rate:.1} req/s{calls}, all failing (no dynos)");
+    }
+    let rho = l.utilization();
+    format!(
+        "; {rate:.1} req/s{calls}, mean CPU {:.1} ms, offered CPU load {:.0}%{}",
+        l.mean_cpu_s() * 1e3,
+        rho * 100.0,
+        if rho >= 1.0 {
+            " (overloaded: queues will grow without bound)"
+        } else {
+            ""
+        }
+    )
 }

@@ -371,6 +371,20 @@ fn check_lists_the_expanded_jobs_without_writing_anything() {
 }
 
 #[test]
+fn check_counts_the_calls_a_process_receives() {
+    let sc = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/private-space.toml");
+    let text =
+        String::from_utf8(ok(&["check", sc.to_str().expect("utf-8")]).stdout).expect("utf-8");
+    // 60 pages/s, 3 catalog calls each.
+    let line = text
+        .lines()
+        .find(|l| l.contains("catalog-api/catalog:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("180.0 req/s (180.0 of them calls)"), "{line}");
+    assert!(!line.contains("offered CPU load 0%"), "{line}");
+}
+
+#[test]
 fn the_catalog_prints_as_table_csv_and_json() {
     let table = String::from_utf8(ok(&["catalog"]).stdout).expect("utf-8");
     for size in [

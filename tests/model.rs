@@ -467,3 +467,98 @@ wait = { exponential = "15ms" }
         p.completed
     );
 }
+
+/// Offered load follows calls down the chain: `front` calls `mid` 3 times per request (taking
+/// `mid`'s workload, so `mid`'s own calls come along), `mid` calls `tail` twice. The closed-form
+/// rates match the model, the simulated request counts and CPU time agree with them, and an
+/// overloaded callee (which gets no external traffic) is warned about.
+#[test]
+fn offered_load_counts_the_calls_a_process_receives() {
+    let text = r#"
+seed = 4
+duration = "10m"
+noise = "off"
+[[app]]
+name = "front"
+[[app.process]]
+type = "web"
+size = "performance-l"
+count = 2
+concurrency = 16
+[app.workload]
+arrivals = { poisson = 50.0 }
+cpu = { exponential = "10ms" }
+[[app.workload.calls]]
+app = "mid"
+count = 3
+[[app]]
+name = "mid"
+[[app.process]]
+type = "web"
+size = "performance-l"
+count = 2
+concurrency = 16
+[app.workload]
+arrivals = { poisson = 20.0 }
+cpu = { exponential = "8ms" }
+[[app.workload.calls]]
+app = "tail"
+count = 2
+cpu = { exponential = "2ms" }
+[[app]]
+name = "tail"
+[[app.process]]
+type = "web"
+size = "performance-l"
+count = 1
+concurrency = 16
+"#;
+    let s = scenario(text);
+    let cfg = &s.points[0].config;
+    let load = dynosim::model::offered_load(&cfg.apps);
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.max(1.0);
+    // (external/s, calls/s, CPU s/s): front 50 x 10 ms; mid 20 + 150 calls at 8 ms; tail
+    // 2 x (20 + 150) calls at 2 ms.
+    for (a, (ext, calls, cpu)) in [(50.0, 0.0, 0.5), (20.0, 150.0, 1.36), (0.0, 340.0, 0.68)]
+        .into_iter()
+        .enumerate()
+    {
+        let l = load[a][0];
+        assert!(
+            close(l.external_per_s, ext) && close(l.calls_per_s, calls) && close(l.cpu_per_s, cpu),
+            "app {a}: {l:?}"
+        );
+        let vcpus = f64::from(cfg.apps[a].processes[0].size.vcpus);
+        let cores = f64::from(cfg.apps[a].processes[0].count) * vcpus.min(16.0);
+        assert!(close(l.utilization(), cpu / cores), "app {a}: {l:?}");
+    }
+    // The simulation agrees (10 min, so within a few percent).
+    let r = &run_all(&s)[0];
+    for (a, p) in r.processes.iter().enumerate() {
+        let l = load[a][0];
+        let rate = p.requests as f64 / 600.0;
+        assert!(
+            rel_err(rate, l.requests_per_s()) < 0.03,
+            "app {a}: {rate} req/s vs {l:?}"
+        );
+        assert!(
+            rel_err(p.cpu_s / 600.0, l.cpu_per_s) < 0.05,
+            "app {a}: {} CPU s vs {l:?}",
+            p.cpu_s
+        );
+    }
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    // With 40 ms calls, tail's one dyno is asked 13.6 CPU s/s: a warning, though tail has no
+    // workload of its own.
+    let heavy = scenario(&text.replace("\"2ms\"", "\"40ms\""));
+    let l = dynosim::model::offered_load(&heavy.points[0].config.apps)[2][0];
+    assert!(l.utilization() >= 1.0, "{l:?}");
+    assert!(
+        heavy
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("tail/web: offered CPU load is")),
+        "{:?}",
+        heavy.warnings
+    );
+}

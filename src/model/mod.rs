@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod dist;
 mod dyno;
 mod host;
+pub mod load;
 mod metrics;
 pub mod noise;
 pub mod placement;
@@ -18,6 +19,7 @@ mod router;
 pub use catalog::{Catalog, Generation, Size, Tier};
 pub use cpu::{CpuMode, CpuSpec};
 pub use dist::Dist;
+pub use load::{OfferedLoad, offered_load};
 pub use metrics::{
     DynoResult, InstanceResult, JobResult, LatencyHistogram, LatencySummary, LifecycleEvent,
     ProcessResult, RequestRecord, Split, Status, WindowRow, cov,

@@ -190,24 +190,21 @@ impl Scenario {
     ) -> Scenario {
         let mut warnings = Vec::new();
         for p in &points {
-            for app in &p.config.apps {
-                let Some(w) = &app.workload else { continue };
-                let pr = &app.processes[w.process];
-                let cores = f64::from(pr.count)
-                    * pr.cpu_quota
-                        .unwrap_or(f64::from(pr.size.vcpus))
-                        .min(f64::from(pr.concurrency));
-                let rho = w.arrivals.mean_rate() * w.cpu.mean() / cores;
-                if pr.count > 0 && rho >= 1.0 {
-                    let at = if p.values.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" at point {}", p.index)
-                    };
-                    warnings.push(format!(
-                        "{}/{}{at}: offered CPU load is {:.0}% of its cores; queues will grow until requests time out (H12)",
-                        app.name, pr.name, rho * 100.0
-                    ));
+            let load = crate::model::offered_load(&p.config.apps);
+            for (app, loads) in p.config.apps.iter().zip(&load) {
+                for (pr, l) in app.processes.iter().zip(loads) {
+                    let rho = l.utilization();
+                    if pr.count > 0 && rho >= 1.0 {
+                        let at = if p.values.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" at point {}", p.index)
+                        };
+                        warnings.push(format!(
+                            "{}/{}{at}: offered CPU load is {:.0}% of its cores; queues will grow until requests time out (H12)",
+                            app.name, pr.name, rho * 100.0
+                        ));
+                    }
                 }
             }
         }
