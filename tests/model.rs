@@ -517,20 +517,22 @@ concurrency = 16
     let cfg = &s.points[0].config;
     let load = dynosim::model::offered_load(&cfg.apps);
     let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.max(1.0);
-    // (external/s, calls/s, CPU s/s): front 50 x 10 ms; mid 20 + 150 calls at 8 ms; tail
-    // 2 x (20 + 150) calls at 2 ms.
-    for (a, (ext, calls, cpu)) in [(50.0, 0.0, 0.5), (20.0, 150.0, 1.36), (0.0, 340.0, 0.68)]
-        .into_iter()
-        .enumerate()
-    {
+    // (external/s, calls/s, CPU s/s, load): front 50 x 10 ms on 2 x 8 vCPUs; mid 20 + 150 calls
+    // at 8 ms on 2 x 8; tail 2 x (20 + 150) calls at 2 ms on 1 x 8.
+    let want = [
+        (50.0, 0.0, 0.5, 0.5 / 16.0),
+        (20.0, 150.0, 1.36, 1.36 / 16.0),
+        (0.0, 340.0, 0.68, 0.68 / 8.0),
+    ];
+    for (a, (ext, calls, cpu, rho)) in want.into_iter().enumerate() {
         let l = load[a][0];
         assert!(
-            close(l.external_per_s, ext) && close(l.calls_per_s, calls) && close(l.cpu_per_s, cpu),
+            close(l.external_per_s, ext)
+                && close(l.calls_per_s, calls)
+                && close(l.cpu_per_s, cpu)
+                && close(l.utilization(), rho),
             "app {a}: {l:?}"
         );
-        let vcpus = f64::from(cfg.apps[a].processes[0].size.vcpus);
-        let cores = f64::from(cfg.apps[a].processes[0].count) * vcpus.min(16.0);
-        assert!(close(l.utilization(), cpu / cores), "app {a}: {l:?}");
     }
     // The simulation agrees (10 min, so within a few percent).
     let r = &run_all(&s)[0];

@@ -28,19 +28,6 @@ fn opts(duration: u64) -> ScaleOptions {
     }
 }
 
-/// Each real dyno's number within its app (`web.N`), in the plan's dyno order.
-fn local_numbers(scaled: &dynosim::validate::plan::Scaled) -> Vec<u32> {
-    let mut seen = vec![0u32; scaled.config().apps.len()];
-    scaled
-        .dynos
-        .iter()
-        .map(|d| {
-            seen[d.app] += 1;
-            seen[d.app]
-        })
-        .collect()
-}
-
 fn load(name: &str) -> Scenario {
     Scenario::load(&Path::new("scenarios/validation").join(name)).expect("bundled scenario")
 }
@@ -61,7 +48,7 @@ fn real_requests_pair_with_the_simulated_ones() {
         run_job(scaled.config(), job.seeds, &mut c, |_, _| Control::Continue).expect("runs");
         assert!(c.0.len() > 100, "{file}: {} requests", c.0.len());
         // Each dyno's number within its app.
-        let local = local_numbers(&scaled);
+        let local = scaled.local_numbers();
         for r in &c.0 {
             let p = &scaled.plan[r.id as usize];
             assert_eq!(p.at_ns, r.arrival_ns, "{file}: arrival of request {}", r.id);
@@ -202,11 +189,15 @@ cpu = "10ms"
 fn lifecycle_actions_are_the_simulations_events() {
     use dynosim::validate::plan::ActionKind;
     let s = load("restarts.toml");
-    let scaled = scale(&s, &opts(60)).expect("scales");
+    let mut scaled = scale(&s, &opts(60)).expect("scales");
+    // The same events whatever the network latency: `sim_events` came from the scaled
+    // scenario's own network; rerun it with a 2 ms router-dyno round trip.
+    let planned = scaled.config().network.router_dyno.clone();
+    dynosim::validate::set_network(&mut scaled, Duration::from_millis(2));
+    assert_ne!(scaled.config().network.router_dyno, planned);
     let job = scaled.scenario.jobs()[0];
     let mut c = Collect(Vec::new());
     let res = run_job(scaled.config(), job.seeds, &mut c, |_, _| Control::Continue).expect("runs");
-    // The same events whatever the network latency (0.08 ms here, 0 when scaled).
     assert_eq!(res.lifecycle, scaled.sim_events);
     let kinds: Vec<(u64, Option<usize>, u32, String)> = scaled
         .actions
@@ -236,7 +227,7 @@ fn lifecycle_actions_are_the_simulations_events() {
             (s40, Some(1), 2, boot),
         ]
     );
-    let local = local_numbers(&scaled);
+    let local = scaled.local_numbers();
     for r in &c.0 {
         let p = &scaled.plan[r.id as usize];
         assert_eq!(p.at_ns, r.arrival_ns);

@@ -215,10 +215,20 @@ fn restarts_give_fresh_dynos_at_the_simulations_times() {
         let err = rec.record.status != Status::Ok;
         assert!(ok ^ err ^ rec.in_flight, "{rec:?}");
     }
+    // The process row's totals, against the records classified here.
     let job = report::job_result(&s, &r, &recs);
     let p = &job.processes[0];
+    let counted = |f: &dyn Fn(&report::RealRecord) -> bool| {
+        recs.iter().filter(|x| x.counted && f(x)).count() as u64
+    };
+    assert_eq!(p.requests, counted(&|_| true));
+    assert_eq!(p.in_flight, counted(&|x| x.in_flight));
+    assert_eq!(p.errors, counted(&|x| x.record.status != Status::Ok));
+    assert_eq!(
+        p.completed,
+        counted(&|x| x.record.status == Status::Ok && !x.in_flight)
+    );
     assert_eq!(p.requests, p.completed + p.errors + p.in_flight);
-    assert_eq!(p.requests, recs.iter().filter(|x| x.counted).count() as u64);
     assert_eq!(p.restarts, 3);
 
     // events.csv: the simulation's boots, sigterms and crash at its times (the real ones within

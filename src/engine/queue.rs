@@ -191,18 +191,23 @@ impl<E> EventQueue<E> {
         }
     }
 
-    /// Sequence number of the radix heap's next event, at time `time`: only needed to break a
-    /// tie with the lane or `early`, which is rare, so the bucket is scanned instead of keeping
-    /// a second minimum on every push. The first entry at `time` is the earliest pushed (buckets
-    /// are in insertion order).
-    fn radix_seq(&self, time: u64) -> u64 {
-        let first = match self.near.front() {
+    /// The radix heap's next entry, whose time is `time`: the front of `near`, or else the first
+    /// entry at `time` in the lowest bucket (buckets are in insertion order, so it is the
+    /// earliest pushed). Scanning keeps pushes free of tracking where the minimum is; callers
+    /// need it rarely (a tie with the lane or `early`) or just before a pop whose refill scans
+    /// that bucket anyway (`peek`).
+    fn radix_front(&self, time: u64) -> Option<&Entry<E>> {
+        match self.near.front() {
             Some(e) => Some(e),
             None => self.buckets[self.occupied.trailing_zeros() as usize]
                 .iter()
                 .find(|e| e.time == time),
-        };
-        first.map_or(u64::MAX, |e| e.seq)
+        }
+    }
+
+    /// Sequence number of the radix heap's next event, at time `time`, to break a tie.
+    fn radix_seq(&self, time: u64) -> u64 {
+        self.radix_front(time).map_or(u64::MAX, |e| e.seq)
     }
 
     /// Whether `other` comes before the radix heap's next event, at `radix` (None: empty).
@@ -283,20 +288,13 @@ impl<E> EventQueue<E> {
     }
 
     /// The next event, without removing it: a model can prefetch the memory it will touch while
-    /// the current event is handled. When the radix heap's next event sits in a bucket, that
-    /// bucket is scanned for it: the pop that follows scans the same bucket to refill, so a
-    /// peek before each pop at most doubles that work (and keeps pushes free of bookkeeping).
+    /// the current event is handled.
     #[inline]
     pub fn peek(&self) -> Option<&E> {
         let entry = match self.next()? {
             (Source::Lane, _) => self.lane.front(),
             (Source::Early, _) => self.early.peek(),
-            (Source::Radix, time) => match self.near.front() {
-                Some(e) => Some(e),
-                None => self.buckets[self.occupied.trailing_zeros() as usize]
-                    .iter()
-                    .find(|e| e.time == time),
-            },
+            (Source::Radix, time) => self.radix_front(time),
         };
         entry.map(|e| &e.event)
     }

@@ -1338,10 +1338,11 @@ impl Timeline {
                 0
             }
         };
-        // Pass 2: per series, the highest p99 per bucket (rows of one job are in time order).
-        let mut series: BTreeMap<SeriesKey, Vec<(f64, f64)>> = BTreeMap::new();
+        // Pass 2: per series, the highest p99 per bucket. A series' rows are in time order, but
+        // a job's processes interleave (time, then process), so each series keeps its own last
+        // point and how many windows went into it.
+        let mut series: BTreeMap<SeriesKey, (Vec<(f64, f64)>, usize)> = BTreeMap::new();
         let mut per_point = 1usize;
-        let mut run = (None::<SeriesKey>, i64::MIN, 0usize);
         scan_csv(dir, "windows.csv", |r| {
             if r.get(cr) != Some("0") || num(r, cdone) <= 0.0 {
                 return Ok(());
@@ -1353,23 +1354,23 @@ impl Timeline {
             if !(y.is_finite() && y > 0.0) {
                 return Ok(());
             }
-            let key = (point, text(r, ca), text(r, cpr));
-            let b = bucket_of(t);
-            let points = series.entry(key.clone()).or_default();
-            let same = run.0.as_ref() == Some(&key) && run.1 == b;
+            let (points, merged) = series
+                .entry((point, text(r, ca), text(r, cpr)))
+                .or_default();
             match points.last_mut() {
-                Some(last) if same => {
+                Some(last) if bucket_of(last.0) == bucket_of(t) => {
                     last.1 = last.1.max(y);
-                    run.2 += 1;
-                    per_point = per_point.max(run.2);
+                    *merged += 1;
+                    per_point = per_point.max(*merged);
                 }
                 _ => {
                     points.push((t, y));
-                    run = (Some(key), b, 1);
+                    *merged = 1;
                 }
             }
             Ok(())
         })?;
+        let series = series.into_iter().map(|(k, (v, _))| (k, v)).collect();
         let mut events: BTreeMap<SeriesKey, Vec<(f64, &'static str)>> = BTreeMap::new();
         if let Some(header) = read_header(dir, "events.csv")? {
             let [ep, er, ea, epr, et, ek] = header_cols(
@@ -1763,6 +1764,43 @@ impl Figure for SweepFigure<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A long job with two processes: windows.csv interleaves their rows (time, then process),
+    /// and each series must still be thinned to about `TIME_BUCKETS` points.
+    #[test]
+    fn a_long_two_process_timeline_is_thinned_per_series() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut csv =
+            String::from("point,replication,app,process,window_start_s,p99_ms,completed\n");
+        let windows = 3 * TIME_BUCKETS as usize;
+        for w in 0..windows {
+            for (process, p99) in [("web", 100 + w % 7), ("worker", 500 + w % 5)] {
+                csv += &format!("0,0,shop,{process},{}.0,{p99},10\n", w * 60);
+            }
+        }
+        std::fs::write(dir.path().join("windows.csv"), csv).expect("write");
+        let tl = Timeline::read(dir.path()).expect("reads");
+        assert_eq!(tl.series.len(), 2);
+        for (key, points) in &tl.series {
+            assert!(
+                points.len() <= TIME_BUCKETS as usize + 1 && points.len() >= windows / 4,
+                "{key:?}: {} points from {windows} windows",
+                points.len()
+            );
+            // Each point is the highest p99 of the windows in its bucket (t_end / TIME_BUCKETS).
+            let width = ((windows - 1) * 60) as f64 / TIME_BUCKETS;
+            let p99 = |w: usize| if key.2 == "web" { 100 + w % 7 } else { 500 + w % 5 } as f64;
+            for &(t, y) in points {
+                let b = (t / width).floor();
+                let want = (0..windows)
+                    .filter(|w| ((w * 60) as f64 / width).floor() == b)
+                    .map(p99)
+                    .fold(0.0, f64::max);
+                assert_eq!(y, want, "{key:?} at {t} s");
+            }
+        }
+        assert!(tl.windows_per_point >= 3, "{}", tl.windows_per_point);
+    }
 
     #[test]
     fn ticks_and_labels() {

@@ -173,6 +173,18 @@ pub struct Scaled {
 }
 
 impl Scaled {
+    /// Each real dyno's number within its app (`web.<n>`), in `dynos` order.
+    pub fn local_numbers(&self) -> Vec<u32> {
+        let mut seen = vec![0u32; self.config().apps.len()];
+        self.dynos
+            .iter()
+            .map(|d| {
+                seen[d.app] += 1;
+                seen[d.app]
+            })
+            .collect()
+    }
+
     /// The scaled configuration.
     pub fn config(&self) -> &SimConfig {
         &self.scenario.points[0].config

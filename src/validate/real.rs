@@ -627,21 +627,10 @@ impl<'a> Lifecycle<'a> {
         self.finished.load(Ordering::SeqCst) || STOP.load(Ordering::SeqCst)
     }
 
-    fn log(
-        &self,
-        at: u64,
-        app: usize,
-        dyno: Option<usize>,
-        inc: u32,
-        event: &'static str,
-        detail: String,
-    ) {
-        let local = dyno.map_or(0, |d| {
-            1 + self.s.dynos[..d]
-                .iter()
-                .filter(|x| x.app == self.s.dynos[d].app)
-                .count() as u32
-        });
+    /// Record `event` of action `a`'s dyno incarnation at `at` (ns since the start).
+    fn log(&self, a: &Action, at: u64, event: &'static str, detail: String) {
+        let (app, dyno, inc) = (a.app, a.dyno, a.incarnation);
+        let local = dyno.map_or(0, |d| self.s.local_numbers()[d]);
         lock(self.events).push(LifecycleEvent {
             time_ns: at,
             app,
@@ -678,36 +667,17 @@ impl<'a> Lifecycle<'a> {
             if !self.wait_for(a.at_ns) {
                 break;
             }
+            // The moment the action is carried out (a hair after its planned time).
+            let at = self.now();
             match &a.kind {
-                ActionKind::Note { event, detail } => {
-                    self.log(a.at_ns, a.app, a.dyno, a.incarnation, event, detail.clone())
-                }
+                ActionKind::Note { event, detail } => self.log(a, at, event, detail.clone()),
                 ActionKind::Kill { cause } => {
-                    // Logged once it is out of the router: no request is sent to it later.
-                    let jail = self.end(a);
-                    self.log(
-                        self.now(),
-                        a.app,
-                        a.dyno,
-                        a.incarnation,
-                        cause,
-                        String::new(),
-                    );
-                    if let Some(jail) = jail {
+                    if let Some(jail) = self.leave(a, cause) {
                         self.reap(jail, a, true);
                     }
                 }
                 ActionKind::Sigterm => {
-                    let jail = self.end(a);
-                    self.log(
-                        self.now(),
-                        a.app,
-                        a.dyno,
-                        a.incarnation,
-                        "sigterm",
-                        String::new(),
-                    );
-                    if let Some(mut jail) = jail {
+                    if let Some(mut jail) = self.leave(a, "sigterm") {
                         let drain =
                             Duration::from_nanos(self.s.config().lifecycle.drain.as_nanos());
                         jail.begin_stop(crate::exec::StopReason::Requested, drain);
@@ -719,20 +689,13 @@ impl<'a> Lifecycle<'a> {
                     lock(self.table).push(Inc {
                         dyno: d,
                         incarnation: a.incarnation,
-                        boot_ns: Some(a.at_ns),
+                        boot_ns: Some(at),
                         planned_boot_ns: *boot_ns,
                         ..Inc::default()
                     });
                     self.live.booting(a.app);
                     let boot = *boot_ns;
-                    self.log(
-                        a.at_ns,
-                        a.app,
-                        a.dyno,
-                        a.incarnation,
-                        "boot",
-                        format!("boot_s={:.3}", boot as f64 * 1e-9),
-                    );
+                    self.log(a, at, "boot", format!("boot_s={:.3}", boot as f64 * 1e-9));
                     sc.spawn(move || self.boot(a, d, boot));
                 }
             }
@@ -740,6 +703,14 @@ impl<'a> Lifecycle<'a> {
     }
 
     /// Take incarnation `a` out of the router and of service: its jail, if it has one yet.
+    /// Take incarnation `a` out of the router (see `end`) and log `event` once it is out, so no
+    /// request is sent to it after the logged time.
+    fn leave(&self, a: &Action, event: &'static str) -> Option<Dyno> {
+        let jail = self.end(a);
+        self.log(a, self.now(), event, String::new());
+        jail
+    }
+
     fn end(&self, a: &Action) -> Option<Dyno> {
         let d = a.dyno?;
         let mut t = lock(self.table);
@@ -777,7 +748,7 @@ impl<'a> Lifecycle<'a> {
             Some(e) if e.sigkilled && !kill => "kill",
             _ => "stop",
         };
-        self.log(at, a.app, a.dyno, a.incarnation, event, String::new());
+        self.log(a, at, event, String::new());
         let mut t = lock(self.table);
         if let Some(inc) = t
             .iter_mut()
@@ -806,10 +777,8 @@ impl<'a> Lifecycle<'a> {
             Ok(j) => j,
             Err(e) => {
                 self.log(
+                    a,
                     self.now(),
-                    a.app,
-                    a.dyno,
-                    a.incarnation,
                     "stop",
                     format!("real: the jail did not start: {e}"),
                 );
@@ -872,10 +841,8 @@ impl<'a> Lifecycle<'a> {
         self.live.up(a.app, ep);
         drop(t);
         self.log(
+            a,
             up,
-            a.app,
-            a.dyno,
-            a.incarnation,
             "up",
             format!(
                 "real: boot_gap_s={:.6} planned_boot_s={:.6} jail_start_ms={:.1} files={}",

@@ -41,7 +41,7 @@ pub fn records(s: &Scaled, real: &RealRun) -> Vec<RealRecord> {
     let timeout = cfg.request_timeout.as_nanos();
     let warmup = cfg.warmup.as_nanos();
     let hold = cfg.lifecycle.router_hold.as_nanos();
-    let local = local_numbers(s);
+    let local = s.local_numbers();
     let eps = endpoints(real);
     s.plan
         .iter()
@@ -272,18 +272,6 @@ fn restart_causes(s: &Scaled) -> Vec<[u64; 5]> {
     out
 }
 
-/// Each real dyno's number within its app (`web.<n>`).
-fn local_numbers(s: &Scaled) -> Vec<u32> {
-    let mut seen = vec![0u32; s.config().apps.len()];
-    s.dynos
-        .iter()
-        .map(|d| {
-            seen[d.app] += 1;
-            seen[d.app]
-        })
-        .collect()
-}
-
 fn quantile(h: &Histogram<u64>, max: u64, q: f64) -> f64 {
     if h.is_empty() {
         f64::NAN
@@ -303,7 +291,7 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
         processes.push(p);
         windows.extend(w);
     }
-    let local = local_numbers(s);
+    let local = s.local_numbers();
     let reads = read_stats(s, real);
     let causes = restart_causes(s);
     let end = cfg.duration.as_nanos();

@@ -696,7 +696,7 @@ impl<O: RequestObserver> Model for Platform<O> {
 
     /// Only for fleets whose dynos' and hosts' hot lines (three and two per dyno) outgrow half
     /// of a typical 1 MiB L2, about 1,600 dynos: below that the lines are in cache anyway and
-    /// looking ahead costs 5 to 8% (benches/README.md, "Fleet").
+    /// looking ahead costs time (benches/README.md, "Large fleets").
     fn wants_prefetch(&self) -> bool {
         self.slots.len() * 5 * 64 > 512 * 1024
     }

@@ -85,17 +85,12 @@ impl<O: RequestObserver> Platform<O> {
 
     #[cold]
     fn close_windows_until(&mut self, now: SimTime) {
-        while now.as_nanos() > self.next_close_ns {
-            let w = self.windows_written;
-            for p in 0..self.procs.len() {
-                let acc = self.procs[p].windows.take_front();
-                // Whatever has no outcome yet is in flight (in practice nothing, this late).
-                let in_flight = acc.requests - acc.completed - acc.errors;
-                self.write_window(p, w, &acc, in_flight);
-            }
-            self.windows_written += 1;
-            self.next_close_ns = self.window_close_ns(self.windows_written);
+        let mut to = self.windows_written;
+        while now.as_nanos() > self.window_close_ns(to) {
+            to += 1;
         }
+        self.write_windows(to);
+        self.next_close_ns = self.window_close_ns(to);
     }
 
     /// A new request to global process `p`, counted if it arrives after the warmup.

@@ -7,6 +7,37 @@ use crate::model::metrics::{DynoResult, InstanceResult, JobResult, ProcessResult
 use crate::model::placement::PoolKey;
 
 impl<O: RequestObserver> Platform<O> {
+    /// Write windows `windows_written..to` of every process, in time order, then process order.
+    /// Returns each process's counted requests still in flight (all windows).
+    ///
+    /// In flight is counted by scanning the live requests, not as requests - completed - errors,
+    /// so every row's and every total's requests = completed + errors + in flight is a check of
+    /// the bookkeeping, not an identity. Rare (once per window), so the scan is cheap.
+    pub(super) fn write_windows(&mut self, to: usize) -> Vec<u64> {
+        let window = self.cfg.window.as_nanos().max(1);
+        let from = self.windows_written;
+        let mut total = vec![0u64; self.procs.len()];
+        let mut per_window = vec![vec![0u64; to.saturating_sub(from)]; self.procs.len()];
+        for r in &self.reqs {
+            if r.counted && !matches!(r.phase, Phase::Free | Phase::Abandoned) {
+                let p = r.process as usize;
+                total[p] += 1;
+                let w = (r.arrival.as_nanos() / window) as usize;
+                if let Some(c) = w.checked_sub(from).and_then(|k| per_window[p].get_mut(k)) {
+                    *c += 1;
+                }
+            }
+        }
+        for w in from..to {
+            for (p, counts) in per_window.iter().enumerate() {
+                let acc = self.procs[p].windows.take_front();
+                self.write_window(p, w, &acc, counts[w - from]);
+            }
+        }
+        self.windows_written = self.windows_written.max(to);
+        total
+    }
+
     /// Hand window `w` of process `p` to the observer as a row (windows in the warmup are
     /// dropped), keeping its quantiles for the window CoV and tiers.csv.
     pub(super) fn write_window(&mut self, p: usize, w: usize, acc: &WindowAcc, in_flight: u64) {
@@ -56,32 +87,8 @@ impl<O: RequestObserver> Platform<O> {
             st.cpu_ns += d.cpu_ns;
             st.throttled_ns += d.cfs.as_ref().map_or(0, |c| c.throttled_until(end));
         }
-        // In flight: counted requests without an outcome yet, found by scanning the live ones.
-        // Per window only for the windows not written yet (written ones are long decided).
-        let written = self.windows_written;
         let total_windows = self.cfg.duration.as_nanos().div_ceil(window.max(1)) as usize;
-        let open = total_windows.saturating_sub(written);
-        let mut in_flight = vec![0u64; self.procs.len()];
-        let mut in_flight_win: Vec<Vec<u64>> = vec![vec![0; open]; self.procs.len()];
-        for r in &self.reqs {
-            if r.counted && !matches!(r.phase, Phase::Free | Phase::Abandoned) {
-                let p = r.process as usize;
-                in_flight[p] += 1;
-                let w = (r.arrival.as_nanos() / window) as usize;
-                if let Some(c) = w
-                    .checked_sub(written)
-                    .and_then(|k| in_flight_win[p].get_mut(k))
-                {
-                    *c += 1;
-                }
-            }
-        }
-        for k in 0..open {
-            for (p, counts) in in_flight_win.iter().enumerate() {
-                let acc = self.procs[p].windows.take_front();
-                self.write_window(p, written + k, &acc, counts[k]);
-            }
-        }
+        let in_flight = self.write_windows(total_windows);
         let mut processes = Vec::new();
         let mut dynos = Vec::new();
         let run_ns = self.cfg.duration.as_nanos() as f64;
