@@ -22,7 +22,10 @@ pub fn fmt_f64(x: f64, decimals: usize) -> String {
 type Csv = csv::Writer<BufWriter<File>>;
 
 fn open(dir: &Path, name: &str) -> Result<(Csv, PathBuf), OutputError> {
-    let path = dir.join(name);
+    create(dir.join(name))
+}
+
+fn create(path: PathBuf) -> Result<(Csv, PathBuf), OutputError> {
     let f = File::create(&path).map_err(|e| OutputError {
         path: path.clone(),
         what: "cannot create".into(),
@@ -696,18 +699,8 @@ impl JobCsv {
             if !on {
                 return Ok(None);
             }
-            let path = part_path(dir, table, job);
-            let f = File::create(&path).map_err(|e| OutputError {
-                path: path.clone(),
-                what: "cannot create".into(),
-                source: e,
-            })?;
-            Ok(Some(Part {
-                w: csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .from_writer(BufWriter::new(f)),
-                path,
-            }))
+            let (w, path) = create(part_path(dir, table, job))?;
+            Ok(Some(Part { w, path }))
         };
         Ok(JobCsv {
             requests: part(streams.requests, "requests")?,

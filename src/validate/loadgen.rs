@@ -109,7 +109,9 @@ struct State {
     live: usize,
 }
 
-fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+/// Lock `m`, also after a thread panicked holding it (the data is counters and queues, still
+/// usable, and the panic is reported where it happened).
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -324,7 +326,7 @@ impl Live {
             ),
             None => None,
         };
-        let mut conns = lock_any(&self.connectors);
+        let mut conns = lock(&self.connectors);
         let ep = conns.len();
         lock(&self.state).idle.push(Vec::new());
         let (tx, rx) = mpsc::channel::<Msg>();
@@ -350,14 +352,14 @@ impl Live {
 
     /// An incarnation of `app` starts booting: requests are held, not refused, meanwhile.
     pub fn booting(&self, app: usize) {
-        if let Some(r) = lock_any(&self.routes).get_mut(app) {
+        if let Some(r) = lock(&self.routes).get_mut(app) {
             r.coming += 1;
         }
     }
 
     /// A booting incarnation of `app` will not come up (killed while booting).
     pub fn boot_failed(&self, app: usize) {
-        if let Some(r) = lock_any(&self.routes).get_mut(app) {
+        if let Some(r) = lock(&self.routes).get_mut(app) {
             r.coming = r.coming.saturating_sub(1);
         }
     }
@@ -365,7 +367,7 @@ impl Live {
     /// Endpoint `ep` of `app` answers: the router may use it, and the held requests go now, in
     /// the order they were held (those held longer than the hold get H20).
     pub fn up(&self, app: usize, ep: usize) {
-        let mut routes = lock_any(&self.routes);
+        let mut routes = lock(&self.routes);
         let Some(r) = routes.get_mut(app) else { return };
         r.coming = r.coming.saturating_sub(1);
         r.up.push(ep);
@@ -383,7 +385,7 @@ impl Live {
     /// Endpoint `ep` leaves the router (SIGTERM, crash). Returns once no request can be sent
     /// to it any more.
     pub fn down(&self, ep: usize) {
-        for r in lock_any(&self.routes).iter_mut() {
+        for r in lock(&self.routes).iter_mut() {
             r.up.retain(|&x| x != ep);
         }
     }
@@ -399,20 +401,18 @@ impl Live {
                 }
             }
         }
-        let c = lock_any(&self.connectors)
-            .get_mut(ep)
-            .and_then(Option::take);
+        let c = lock(&self.connectors).get_mut(ep).and_then(Option::take);
         if let Some((tx, h)) = c {
             drop(tx);
             if let Ok(Err(e)) = h.join() {
-                lock_any(&self.fatal).get_or_insert(e);
+                lock(&self.fatal).get_or_insert(e);
             }
         }
     }
 
     fn open_now(&self, ep: usize) -> Result<usize, String> {
         let (reply, answer) = mpsc::channel();
-        let sent = match lock_any(&self.connectors).get(ep) {
+        let sent = match lock(&self.connectors).get(ep) {
             Some(Some((tx, _))) => tx.send(Msg::Open(reply)).is_ok(),
             _ => false,
         };
@@ -427,7 +427,7 @@ impl Live {
     /// Route request `i` (at its time): the plan's dyno without routes, else the model's rule.
     fn route(&self, i: usize) {
         let p = &self.plan[i];
-        let mut routes = lock_any(&self.routes);
+        let mut routes = lock(&self.routes);
         let Some(r) = routes.get_mut(p.app) else {
             drop(routes);
             return self.send(i, p.dyno);
@@ -457,7 +457,7 @@ impl Live {
             (r, st.idle.get(ep).map_or(0, Vec::len))
         };
         if left < SPARE {
-            if let Some(Some((tx, _))) = lock_any(&self.connectors).get(ep) {
+            if let Some(Some((tx, _))) = lock(&self.connectors).get(ep) {
                 let _ = tx.send(Msg::Refill);
             }
         }
@@ -524,8 +524,8 @@ impl Live {
             sleep_until(self.opts.t0_ns + p.at_ns);
             self.route(i);
         }
-        while !stop.load(Ordering::Relaxed) && lock_any(&self.fatal).is_none() {
-            let held = lock_any(&self.routes).iter().any(|r| !r.held.is_empty());
+        while !stop.load(Ordering::Relaxed) && lock(&self.fatal).is_none() {
+            let held = lock(&self.routes).iter().any(|r| !r.held.is_empty());
             if (!held && lock(&self.state).open == 0)
                 || mono_ns() >= self.opts.t0_ns + self.opts.stop_ns
             {
@@ -538,23 +538,19 @@ impl Live {
     /// Stop the receiver and connectors and return one [`Outcome`] per planned request.
     pub fn finish(&self) -> Result<Vec<Outcome>, String> {
         self.done.store(true, Ordering::SeqCst);
-        if let Some(h) = lock_any(&self.receiver).take() {
+        if let Some(h) = lock(&self.receiver).take() {
             let _ = h.join();
         }
-        let n = lock_any(&self.connectors).len();
+        let n = lock(&self.connectors).len();
         for ep in 0..n {
             self.close_endpoint(ep);
         }
-        if let Some(e) = lock_any(&self.fatal).take() {
+        if let Some(e) = lock(&self.fatal).take() {
             return Err(e);
         }
         let mut st = lock(&self.state);
         Ok(std::mem::take(&mut st.outcomes))
     }
-}
-
-fn lock_any<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Send `plan` (sorted by time) to `targets` open-loop and collect one [`Outcome`] per request;

@@ -6,7 +6,7 @@
 //! and everything is dropped); if this process dies, each dyno's keeper cleans up.
 
 use super::app::SpinMode;
-use super::loadgen::{self, AppRoute, Live, LoadOptions, Outcome, Target};
+use super::loadgen::{self, AppRoute, Live, LoadOptions, Outcome, Target, lock};
 use super::plan::{Action, ActionKind, Burner, RealDyno, Scaled};
 use super::spin::{mono_ns, pin_thread, sleep_until};
 use crate::exec::{Dyno, JailConfig, Limits, Output};
@@ -600,10 +600,6 @@ struct Inc {
     /// SIGTERM or SIGKILL decided: it must not come up any more.
     ended: bool,
     real: RealIncarnation,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The lifecycle thread: the simulation's actions at their times on the real dynos.
