@@ -241,7 +241,8 @@ pub fn compare(real: &[Samples], sim: &Samples, tol: &Tolerances, seed: u64) -> 
         .collect()
 }
 
-fn out_err(path: &Path, e: impl std::fmt::Display) -> OutputError {
+/// A write error on `path`, for errors that are not `io::Error`s (csv).
+pub(super) fn out_err(path: &Path, e: impl std::fmt::Display) -> OutputError {
     OutputError {
         path: path.to_path_buf(),
         what: "cannot write".into(),

@@ -3,6 +3,7 @@
 //! (`starts.csv`) and per app the restarts, errors, held requests, files lost and sticky-read
 //! misses (`lifecycle.csv`).
 
+use super::compare::out_err;
 use crate::output::{OutputError, fmt_f64};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -229,14 +230,6 @@ pub fn compare(real_dirs: &[&Path], sim_dir: &Path) -> Result<(Vec<Metric>, Vec<
         })
         .collect();
     Ok((metrics, starts))
-}
-
-fn out_err(path: &Path, e: impl std::fmt::Display) -> OutputError {
-    OutputError {
-        path: path.to_path_buf(),
-        what: "cannot write".into(),
-        source: std::io::Error::other(e.to_string()),
-    }
 }
 
 /// Write lifecycle.csv (`scenario, app, metric, real, sim, difference`) and starts.csv.

@@ -565,13 +565,7 @@ pub fn lifecycle_actions(events: &[LifecycleEvent], first_dyno: &[usize]) -> Vec
                 ActionKind::Boot { boot_ns }
             }
             "sigterm" => ActionKind::Sigterm,
-            "crash" | "r10" | "r15" => ActionKind::Kill {
-                cause: match e.event {
-                    "crash" => "crash",
-                    "r10" => "r10",
-                    _ => "r15",
-                },
-            },
+            "crash" | "r10" | "r15" => ActionKind::Kill { cause: e.event },
             "deploy" | "cycle" | "backoff" => ActionKind::Note {
                 event: e.event,
                 detail: e.detail.clone(),
