@@ -1,7 +1,11 @@
 //! Running scenarios: jobs in parallel with rayon, results written in job order, atomically.
 
 use crate::engine::{Control, SimTime};
+use crate::interrupt;
 use crate::model::{JobResult, NoRequests, Profile, run_job, run_job_with};
+use crate::output::manifest::{
+    JobInfo, Manifest, PointInfo, RunInfo, RunOptionsInfo, ShardInfo, now_unix_s, record_files,
+};
 use crate::output::merge::write_tier_parts_file;
 use crate::output::plot::draw_all;
 use crate::output::{
@@ -11,11 +15,13 @@ use crate::scenario::{Job, Scenario};
 use crate::shard::Shard;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use serde_json::json;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Set on a stop request (SIGINT, SIGTERM, SIGHUP); running jobs stop at their next progress
+/// check. Defined in [`crate::interrupt`].
+pub use crate::interrupt::INTERRUPTED;
 
 /// Options of `dynosim run`.
 #[derive(Debug, Clone, Default)]
@@ -54,37 +60,65 @@ pub struct RunReport {
 }
 
 /// Why a run failed (after validation, which is the scenario module's job).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// Writing failed, or the output location was refused ([`OutputError::is_refusal`]).
+    #[error(transparent)]
     Output(OutputError),
+    #[error("cannot place the dynos: {0}")]
     Placement(String),
+    /// A stop was requested before any folder was committed: every previous result is as it
+    /// was and no staging folder is left.
+    #[error(
+        "interrupted by {}; previous results were left as they were",
+        interrupt::cause()
+    )]
     Interrupted,
+    /// A stop was requested after these folders were committed (complete, in place); the
+    /// others were left as they were.
+    #[error(
+        "interrupted by {} while the results were being committed: {} finished and complete; \
+         any other folder was left as it was",
+        interrupt::cause(),
+        quoted(.0)
+    )]
+    InterruptedAfterCommit(Vec<PathBuf>),
+    #[error("cannot start the worker threads: {0}")]
     Threads(String),
 }
 
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Output(e) => write!(f, "{e}"),
-            RunError::Placement(e) => write!(f, "cannot place the dynos: {e}"),
-            RunError::Interrupted => {
-                write!(f, "interrupted; previous results were left as they were")
-            }
-            RunError::Threads(e) => write!(f, "cannot start the worker threads: {e}"),
-        }
-    }
+fn quoted(folders: &[PathBuf]) -> String {
+    let done: Vec<String> = folders
+        .iter()
+        .map(|d| format!("`{}`", d.display()))
+        .collect();
+    done.join(", ")
 }
 
-impl std::error::Error for RunError {}
+impl RunError {
+    /// Bad input or usage (exit code 2): an output location that was refused.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, RunError::Output(e) if e.is_refusal())
+    }
+
+    /// A stop request (exit code 130), whether or not something was committed first.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            RunError::Interrupted | RunError::InterruptedAfterCommit(_)
+        )
+    }
+}
 
 impl From<OutputError> for RunError {
     fn from(e: OutputError) -> Self {
-        RunError::Output(e)
+        if e.is_interrupted() {
+            RunError::Interrupted
+        } else {
+            RunError::Output(e)
+        }
     }
 }
-
-/// Set by the Ctrl-C handler; running jobs stop at their next progress check.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// The output folder of scenario `s` among `count` scenarios. A shard writes beside it, to
 /// `<folder>.shard-K-of-N`, so that shards sharing a file system never write the same folder and
@@ -175,6 +209,9 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
     let results: Vec<Result<(JobResult, f64), RunError>> = pool.install(|| {
         all.par_iter()
             .map(|(si, job)| {
+                if interrupt::requested() {
+                    return Err(RunError::Interrupted);
+                }
                 let s = &scenarios[*si];
                 let cfg = &s.points[job.point].config;
                 let mut reported_ms = 0u64;
@@ -184,7 +221,7 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
                         b.inc(ms.saturating_sub(reported_ms));
                         reported_ms = ms;
                     }
-                    if INTERRUPTED.load(Ordering::Relaxed) {
+                    if interrupt::requested() {
                         Control::Stop
                     } else {
                         Control::Continue
@@ -208,7 +245,7 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    if INTERRUPTED.load(Ordering::Relaxed) {
+    if interrupt::requested() {
         return Err(RunError::Interrupted);
     }
     let mut results_iter = results.into_iter();
@@ -241,6 +278,13 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
         per_scenario[*si].push((*job, r));
     }
     for ((s, stage), jobs) in scenarios.iter().zip(staged).zip(per_scenario) {
+        // A stop request between two steps leaves this folder (and the later ones) uncommitted.
+        let stop = |done: &[PathBuf]| match interrupt::requested() {
+            false => Ok(()),
+            true if done.is_empty() => Err(RunError::Interrupted),
+            true => Err(RunError::InterruptedAfterCommit(done.to_vec())),
+        };
+        stop(&report.folders)?;
         let mut tables = Tables::create_streamed(stage.path(), s)?;
         for (job, result) in &jobs {
             tables.write(&JobRows {
@@ -253,7 +297,9 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
         let parts: Vec<_> = jobs.iter().flat_map(|(j, r)| tier_parts(j, r)).collect();
         write_tier_parts(stage.path(), &s.name, &parts)?;
         let job_list: Vec<Job> = jobs.iter().map(|(j, _)| *j).collect();
+        stop(&report.folders)?;
         JobCsv::join(stage.path(), s, &job_list, streams)?;
+        stop(&report.folders)?;
         // A shard saves what tiers.csv pools, for `dynosim merge`; plots wait for the merge.
         // Otherwise plots go into the staging folder, so they appear with the CSVs; a plot that
         // fails is a warning, never a reason to lose the CSVs.
@@ -275,52 +321,76 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
             }
             report.plot_seconds += t.elapsed().as_secs_f64();
         }
-        write_manifest(stage.path(), s, &jobs, opts, threads, &plots)?;
-        report.folders.push(stage.commit()?);
+        stop(&report.folders)?;
+        manifest(s, &jobs, opts, threads, plots, stage.path())?.write(stage.path())?;
+        match stage.commit_unless_interrupted() {
+            Ok(folder) => report.folders.push(folder),
+            Err(e) if e.is_interrupted() => stop(&report.folders)?,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // A stop that came after the last check: the commits finished, but it is not a success.
+    if interrupt::requested() {
+        return Err(RunError::InterruptedAfterCommit(report.folders));
     }
     report.wall_seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
-fn write_manifest(
-    dir: &Path,
+/// The manifest of a run's (or shard's) folder `dir`, once its data files are written.
+fn manifest(
     s: &Scenario,
     jobs: &[(Job, JobResult)],
     opts: &RunOptions,
     threads: usize,
-    plots: &[String],
-) -> Result<(), OutputError> {
-    let manifest = json!({
-        "dynosim_version": env!("CARGO_PKG_VERSION"),
-        "scenario": s.name,
-        "file": s.file,
-        "scenario_sha256": s.text_hash,
-        "seed": s.seed,
-        "replications": s.replications,
-        "common_random_numbers": s.common_random_numbers,
-        "sweep_keys": s.sweep_keys,
-        "points": s.points.iter().map(|p| json!({"point": p.index, "values": p.values})).collect::<Vec<_>>(),
-        "jobs": jobs.iter().map(|(j, r)| json!({
-            "job": j.index,
-            "point": j.point,
-            "replication": j.replication,
-            "seed": j.seeds.value(),
-            "events": r.events,
-            "requests_generated": r.generated,
-        })).collect::<Vec<_>>(),
-        "options": { "requests": opts.requests, "threads": threads },
-        "jobs_total": s.jobs().len(),
-        "shard": opts.shard.map(|sh| json!({"index": sh.index, "count": sh.count})),
-        "plots": plots,
-        "warnings": s.warnings,
-        "written_at_unix_s": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-    });
-    let path = dir.join("manifest.json");
-    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-    crate::output::write_atomic(&path, text.as_bytes()).map_err(|e| OutputError {
-        path,
-        what: "cannot write".into(),
-        source: e,
+    plots: Vec<String>,
+    dir: &Path,
+) -> Result<Manifest, OutputError> {
+    Ok(Manifest {
+        dynosim_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: s.name.clone(),
+        file: s.file.clone(),
+        scenario_sha256: s.text_hash.clone(),
+        seed: s.seed,
+        run: Some(RunInfo {
+            replications: s.replications,
+            common_random_numbers: s.common_random_numbers,
+            sweep_keys: s.sweep_keys.clone(),
+            points: s
+                .points
+                .iter()
+                .map(|p| PointInfo {
+                    point: p.index,
+                    values: p.values.clone(),
+                })
+                .collect(),
+            jobs: jobs
+                .iter()
+                .map(|(j, r)| JobInfo {
+                    job: j.index,
+                    point: j.point,
+                    replication: j.replication,
+                    seed: j.seeds.value(),
+                    events: r.events,
+                    requests_generated: r.generated,
+                })
+                .collect(),
+            options: RunOptionsInfo {
+                requests: opts.requests,
+                threads: Some(threads),
+            },
+            jobs_total: s.jobs().len(),
+            shard: opts.shard.map(|sh| ShardInfo {
+                index: sh.index,
+                count: sh.count,
+            }),
+            merged_from: None,
+            plots,
+            warnings: s.warnings.clone(),
+            written_at_unix_s: now_unix_s(),
+        }),
+        files: Some(record_files(dir)?),
+        extra: Default::default(),
     })
 }
 

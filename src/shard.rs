@@ -17,6 +17,18 @@ pub struct Shard {
     pub count: u32,
 }
 
+/// Every environment variable [`Shard::resolve`] reads (a test pins it), so a caller can give a
+/// child process a clean slate: the test suite removes these, as it may itself run inside a
+/// Slurm array task or a Kubernetes Indexed Job.
+pub const ENVIRONMENT: [&str; 6] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_STEP",
+    "JOB_COMPLETION_INDEX",
+    "DYNOSIM_SHARD_COUNT",
+];
+
 impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.index, self.count)
@@ -162,6 +174,25 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| m.get(k).cloned()
+    }
+
+    /// `ENVIRONMENT` is complete: with every variable set, resolve asks for nothing else.
+    #[test]
+    fn environment_lists_every_variable_read() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        for first in ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"] {
+            let _ = Shard::resolve(None, None, |k| {
+                asked.borrow_mut().push(k.to_string());
+                (k == first || !k.ends_with("_ID") && !k.ends_with("_INDEX")).then(|| "1".into())
+            });
+        }
+        let asked = asked.into_inner();
+        for k in &asked {
+            assert!(ENVIRONMENT.contains(&k.as_str()), "{k} read but not listed");
+        }
+        for k in ENVIRONMENT {
+            assert!(asked.iter().any(|a| a == k), "{k} listed but never read");
+        }
     }
 
     #[test]

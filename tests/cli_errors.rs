@@ -3,9 +3,9 @@
 //! existing one).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_dynosim");
+mod cli_support;
 
 /// A valid scenario that the cases below mutate.
 const BASE: &str = r#"name = "t"
@@ -75,8 +75,7 @@ fn base_with(from: &str, to: &str) -> String {
 }
 
 fn dynosim(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
+    cli_support::command(args)
         // Anything written by mistake without --out lands in the temp dir, not the repo.
         .current_dir(dir)
         .output()
@@ -675,7 +674,7 @@ fn empirical_column_not_found() {
     Case::with_files("empirical missing column", &text, &[("cpu.csv", csv)]).rejects(&Expect {
         at: Some("cpu.csv"),
         key: Some("app[0].workload.cpu.empirical.column"),
-        phrases: &["no column `cpu_ms`", "latency_ms"],
+        phrases: &["no column `cpu_ms`", "(2 column(s))"],
     });
 }
 
@@ -689,7 +688,11 @@ fn empirical_non_numeric_cell() {
     Case::with_files("empirical bad cell", &text, &[("cpu.csv", csv)]).rejects(&Expect {
         at: Some("cpu.csv"),
         key: Some("app[0].workload.cpu.empirical.file"),
-        phrases: &["line 3", "`lots`", "not a number"],
+        phrases: &[
+            "line 3, column 1 (`cpu_ms`)",
+            "expected a number",
+            "found text",
+        ],
     });
 }
 
@@ -917,5 +920,176 @@ fn a_sweep_entry_that_is_not_a_list() {
         at: Some("\"app.shop.process.web.count\" = 3"),
         key: Some("sweep.\"app.shop.process.web.count\""),
         phrases: &["expected a list of values"],
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixed-shape tables (serde structs): unknown keys with a hint, wrong types, bad keywords, and
+// the range checks serde cannot do, each at its line and key.
+
+#[test]
+fn lifecycle_unknown_key_suggests_the_right_one() {
+    let text = format!("{BASE}\n[lifecycle]\ncyclng = false\n");
+    Case::new("lifecycle cyclng", &text).rejects_both(&Expect {
+        at: Some("cyclng"),
+        key: Some("lifecycle.cyclng"),
+        phrases: &[
+            "unknown field `cyclng`",
+            "did you mean `cycling`?",
+            "`drain`",
+        ],
+    });
+}
+
+#[test]
+fn lifecycle_of_the_wrong_shape() {
+    let text = base_with("seed = 1", "seed = 1\nlifecycle = 3");
+    Case::new("lifecycle = 3", &text).rejects(&Expect {
+        at: Some("lifecycle = 3"),
+        key: Some("lifecycle"),
+        phrases: &["invalid type: integer `3`", "a table such as [lifecycle]"],
+    });
+    let text = format!("{BASE}\n[lifecycle]\ncycling = \"no\"\n");
+    Case::new("cycling = \"no\"", &text).rejects(&Expect {
+        at: Some("cycling"),
+        key: Some("lifecycle.cycling"),
+        phrases: &["invalid type: string \"no\"", "expected a boolean"],
+    });
+    let text = format!("{BASE}\n[lifecycle]\ndrain = \"0s\"\n");
+    Case::new("drain = 0s", &text).rejects(&Expect {
+        at: Some("drain"),
+        key: Some("lifecycle.drain"),
+        phrases: &["must be longer than zero"],
+    });
+    let text = format!("{BASE}\n[lifecycle]\nbackoff = [\"0s\", 5]\n");
+    Case::new("backoff with an integer", &text).rejects(&Expect {
+        at: Some("backoff"),
+        key: Some("lifecycle.backoff[1]"),
+        phrases: &["expected a duration string", "`5`"],
+    });
+}
+
+#[test]
+fn placement_policy_typo_suggests_the_right_one() {
+    let text = format!("{BASE}\n[placement]\npolicy = \"binpak\"\n");
+    Case::new("policy binpak", &text).rejects_both(&Expect {
+        at: Some("binpak"),
+        key: Some("placement.policy"),
+        phrases: &["unknown variant `binpak`", "did you mean `binpack`?"],
+    });
+    let text = format!("{BASE}\n[placement]\ninstances = 2.5\n");
+    Case::new("instances 2.5", &text).rejects(&Expect {
+        at: Some("instances"),
+        key: Some("placement.instances"),
+        phrases: &["must be a whole number"],
+    });
+}
+
+#[test]
+fn cpu_mode_of_the_wrong_type() {
+    let text = format!("{BASE}\n[cpu]\nmode = 3\n");
+    Case::new("cpu mode 3", &text).rejects(&Expect {
+        at: Some("mode = 3"),
+        key: Some("cpu.mode"),
+        phrases: &["invalid type: integer `3`", "\"fluid\", \"cfs\""],
+    });
+    let text = format!("{BASE}\n[cpu]\nmode = \"cfs\"\nphase = \"1s\"\n");
+    Case::new("phase past the period", &text).rejects(&Expect {
+        at: Some("phase"),
+        key: Some("cpu.phase"),
+        phrases: &["must be shorter than the period"],
+    });
+}
+
+#[test]
+fn noise_keyword_and_keys() {
+    let text = base_with("seed = 1", "seed = 1\nnoise = \"of\"");
+    Case::new("noise = of", &text).rejects(&Expect {
+        at: Some("noise"),
+        key: Some("noise"),
+        phrases: &["expected \"off\" or a table", "`\"of\"`"],
+    });
+    let text = format!("{BASE}\n[noise]\nlod = 0.5\n");
+    Case::new("noise lod", &text).rejects(&Expect {
+        at: Some("lod"),
+        key: Some("noise.lod"),
+        phrases: &["unknown field `lod`", "did you mean `load`?"],
+    });
+    let text = format!("{BASE}\n[noise]\nload = nan\n");
+    Case::new("noise load nan", &text).rejects(&Expect {
+        at: Some("load = nan"),
+        key: Some("noise.load"),
+        phrases: &["not NaN"],
+    });
+}
+
+#[test]
+fn router_and_filesystem_keys() {
+    let text = format!("{BASE}\n[app.router]\nkeepalive = \"yes\"\n");
+    Case::new("keepalive yes", &text).rejects(&Expect {
+        at: Some("keepalive"),
+        key: Some("app[0].router.keepalive"),
+        phrases: &["expected a boolean"],
+    });
+    let text = format!("{BASE}\n[app.router]\nrouters = 0\n");
+    Case::new("routers 0", &text).rejects(&Expect {
+        at: Some("routers = 0"),
+        key: Some("app[0].router.routers"),
+        phrases: &["must be between 1 and 255, found 0"],
+    });
+    let text = format!("{BASE}\n[app.filesystem]\nslug_mbb = 80\n");
+    Case::new("slug_mbb", &text).rejects_both(&Expect {
+        at: Some("slug_mbb"),
+        key: Some("app[0].filesystem.slug_mbb"),
+        phrases: &["unknown field `slug_mbb`", "did you mean `slug_mb`?"],
+    });
+}
+
+#[test]
+fn memory_crash_and_calls_keys() {
+    let text = base_with("concurrency = 1", "concurrency = 1\nmemory = { leak = 3 }");
+    Case::new("memory leak", &text).rejects(&Expect {
+        at: Some("leak"),
+        key: Some("app[0].process[0].memory.leak"),
+        phrases: &["unknown field `leak`", "`base_mb`"],
+    });
+    let text = format!("{BASE}\n[[app.crash]]\nprocess = \"web\"\n");
+    Case::new("crash without at", &text).rejects(&Expect {
+        at: Some("[[app.crash]]"),
+        key: Some("app[0].crash[0].at"),
+        phrases: &["missing required key `at`"],
+    });
+    let text = format!("{BASE}\n[[app.crash]]\nat = \"1s\"\ndyno = 3\n");
+    Case::new("crash dyno 3", &text).rejects(&Expect {
+        at: Some("dyno = 3"),
+        key: Some("app[0].crash[0].dyno"),
+        phrases: &["has dynos 1 to 2, found 3"],
+    });
+    let text = format!("{BASE}\n[[app.workload.calls]]\ncpu = \"1ms\"\ntimeout = \"1s\"\n");
+    Case::new("call timeout", &text).rejects(&Expect {
+        at: Some("timeout"),
+        key: Some("app[0].workload.calls[0].timeout"),
+        phrases: &["unknown field `timeout`", "`parallel`"],
+    });
+}
+
+#[test]
+fn space_kind_typo_suggests_the_right_one() {
+    let text =
+        format!("{BASE}\n[[space]]\nname = \"prod\"\nkind = \"privat\"\nregion = \"virginia\"\n");
+    Case::new("kind privat", &text).rejects_both(&Expect {
+        at: Some("privat"),
+        key: Some("space[0].kind"),
+        phrases: &["unknown variant `privat`", "did you mean `private`?"],
+    });
+}
+
+#[test]
+fn sweep_of_a_bad_keyword_points_at_the_sweep() {
+    let text = format!("{BASE}\n[sweep]\n\"placement.policy\" = [\"spread\", \"binpak\"]\n");
+    Case::new("sweep policy", &text).rejects_both(&Expect {
+        at: Some("binpak"),
+        key: Some("sweep.\"placement.policy\""),
+        phrases: &["`binpak`", "unknown variant", "did you mean `binpack`?"],
     });
 }

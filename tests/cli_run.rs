@@ -1,24 +1,9 @@
 //! `dynosim run`, `check` and `catalog` end to end through the binary.
 
+mod cli_support;
+use cli_support::{dynosim, ok};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn dynosim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dynosim"))
-        .args(args)
-        .output()
-        .expect("the dynosim binary runs")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = dynosim(args);
-    assert!(
-        out.status.success(),
-        "dynosim {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 const SWEEP: &str = r#"
 name = "det"
@@ -291,35 +276,29 @@ cpu = { exponential = "30ms" }
 #[test]
 fn a_new_run_replaces_the_previous_folder_whole() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let text = "duration = \"1m\"\n[[app]]\nname = \"a\"\n[[app.process]]\ntype = \"web\"\nsize = \"eco\"\n[app.workload]\narrivals = { poisson = 1.0 }\ncpu = \"5ms\"\n";
-    let sc = write_scenario(tmp.path(), "small.toml", text);
+    let sc = write_scenario(tmp.path(), "small.toml", SMALL);
     let out = tmp.path().join("res");
-    ok(&[
-        "run",
-        sc.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--quiet",
-    ]);
-    std::fs::write(out.join("stale.txt"), "from before").expect("write");
-    ok(&[
-        "run",
-        sc.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--quiet",
-    ]);
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            sc.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        ok(&args);
+    };
+    run(&["--requests"]);
+    assert!(out.join("requests.csv").exists());
+    run(&[]);
     assert!(
-        !out.join("stale.txt").exists(),
-        "the folder is replaced, not merged"
+        !out.join("requests.csv").exists(),
+        "the folder is replaced, not merged: requests.csv only with --requests"
     );
     for f in ["summary.csv", "windows.csv", "dynos.csv", "manifest.json"] {
         assert!(out.join(f).exists(), "{f} missing");
     }
-    assert!(
-        !out.join("requests.csv").exists(),
-        "requests.csv only with --requests"
-    );
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
         .expect("list")
         .flatten()
@@ -331,12 +310,141 @@ fn a_new_run_replaces_the_previous_folder_whole() {
     );
 }
 
+const SMALL: &str = "duration = \"1m\"\n[[app]]\nname = \"a\"\n[[app.process]]\ntype = \"web\"\nsize = \"eco\"\n[app.workload]\narrivals = { poisson = 1.0 }\ncpu = \"5ms\"\n";
+
+/// Every file under `dir` with its bytes, to show that nothing was touched.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("list").flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                continue;
+            }
+            if p.is_dir() {
+                todo.push(p.clone());
+                out.push((p, Vec::new()));
+            } else {
+                out.push((p.clone(), std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Issue 14: `--out proj` replaced the scenario's own folder, deleting the scenario and its
+/// traces. Only a folder dynosim wrote (or an empty one) is replaced; anything else is exit 2,
+/// before anything is simulated, with nothing touched.
+#[test]
+fn run_refuses_to_replace_a_folder_dynosim_did_not_write() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let proj = tmp.path().join("proj");
+    std::fs::create_dir_all(proj.join("traces")).expect("mkdir");
+    let sc = write_scenario(&proj, "s.toml", SMALL);
+    std::fs::write(proj.join("traces/cpu.csv"), "cpu_ms\n5\n").expect("write");
+    std::fs::write(proj.join("notes.txt"), "keep me").expect("write");
+    let before = snapshot(tmp.path());
+    let sc = sc.to_str().expect("utf-8");
+    for out in [
+        proj.clone(),
+        // The same folder spelled otherwise: relative, through `..`, through a symlink.
+        proj.join("traces/.."),
+        {
+            let link = tmp.path().join("link");
+            std::os::unix::fs::symlink(&proj, &link).expect("symlink");
+            link
+        },
+    ] {
+        let r = dynosim(&["run", sc, "--out", out.to_str().expect("utf-8"), "--quiet"]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{}: {err}", out.display());
+        assert!(err.contains("not a dynosim output folder"), "{err}");
+        assert!(
+            err.contains("`notes.txt`"),
+            "names what is in the way: {err}"
+        );
+        assert!(!err.contains("keep me"), "never echoes contents: {err}");
+    }
+    let r = cli_support::command(&[])
+        .args(["run", "s.toml", "--out", ".", "--quiet"])
+        .current_dir(&proj)
+        .output()
+        .expect("runs");
+    assert_eq!(r.status.code(), Some(2), "--out . from inside the project");
+    assert_eq!(before, snapshot(tmp.path()), "nothing was touched");
+
+    // A dynosim folder into which someone put a file of their own is refused too.
+    let res = tmp.path().join("res");
+    ok(&["run", sc, "--out", res.to_str().expect("utf-8"), "--quiet"]);
+    std::fs::write(res.join("analysis.ipynb"), "{}").expect("write");
+    let r = dynosim(&["run", sc, "--out", res.to_str().expect("utf-8"), "--quiet"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(res.join("analysis.ipynb").exists() && res.join("summary.csv").exists());
+    // An empty folder is fine.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    ok(&[
+        "run",
+        sc,
+        "--out",
+        empty.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert!(empty.join("summary.csv").exists());
+}
+
+/// Issue 14: `--out` naming an existing file is bad input (exit 2), not a failure (1).
+#[test]
+fn run_out_naming_a_file_is_bad_input() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sc = write_scenario(tmp.path(), "s.toml", SMALL);
+    let file = tmp.path().join("results.txt");
+    std::fs::write(&file, "mine").expect("write");
+    for out in [file.clone(), file.join("sub")] {
+        let r = dynosim(&[
+            "run",
+            sc.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(
+            r.status.code(),
+            Some(2),
+            "{}: {}",
+            out.display(),
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
+    assert_eq!(std::fs::read(&file).expect("read"), b"mine");
+}
+
+/// Issue 14: staging names must fit 255 bytes for any output name that does (was
+/// `.<name>.partial-<pid>`, too long for names past ~230 bytes).
+#[test]
+fn an_output_name_of_255_bytes_works() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sc = write_scenario(tmp.path(), "s.toml", SMALL);
+    let out = tmp.path().join("r".repeat(255));
+    for _ in 0..2 {
+        ok(&[
+            "run",
+            sc.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--quiet",
+        ]);
+    }
+    assert!(out.join("summary.csv").exists());
+}
+
 #[test]
 fn the_default_output_folder_is_outputs_slash_name() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let text = "name = \"named\"\nduration = \"1m\"\n[[app]]\nname = \"a\"\n[[app.process]]\ntype = \"web\"\nsize = \"basic\"\n";
+    let text = "name = \"named\"\nduration = \"1m\"\n[[app]]\nname = \"a\"\n[[app.process]]\ntype = \"web\"\nsize = \"basic\"\n[app.workload]\narrivals = { poisson = 1.0 }\ncpu = \"5ms\"\n";
     let sc = write_scenario(tmp.path(), "file-stem.toml", text);
-    let out = Command::new(env!("CARGO_BIN_EXE_dynosim"))
+    let out = cli_support::command(&[])
         .args(["run", sc.to_str().expect("utf-8")])
         .current_dir(tmp.path())
         .output()
@@ -357,7 +465,7 @@ fn the_default_output_folder_is_outputs_slash_name() {
 fn check_lists_the_expanded_jobs_without_writing_anything() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let sc = write_scenario(tmp.path(), "det.toml", SWEEP);
-    let out = Command::new(env!("CARGO_BIN_EXE_dynosim"))
+    let out = cli_support::command(&[])
         .args(["check", sc.to_str().expect("utf-8")])
         .current_dir(tmp.path())
         .output()

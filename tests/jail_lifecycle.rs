@@ -4,23 +4,11 @@
 
 mod jail_support;
 
-use dynosim::exec::{Dyno, ExitStatus, JailConfig, Output, StopReason};
-use jail_support::{assert_no_leaks, bin, marker, name, processes_with, slug};
-use std::ffi::OsString;
+use dynosim::exec::{Dyno, ExitStatus, Output, StopReason};
+use jail_support::{assert_no_leaks, bin, marker, name, processes_with, sh_config, slug};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn sh_config(name: &str, script: &str) -> JailConfig {
-    JailConfig::new(
-        name,
-        vec![
-            OsString::from("sh"),
-            OsString::from("-c"),
-            OsString::from(script),
-        ],
-    )
-}
 
 /// Wait until `path` contains `needle` (the dyno writes progress to a log file).
 fn wait_for(path: &Path, needle: &str, limit: Duration) -> String {

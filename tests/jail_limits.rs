@@ -23,15 +23,9 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// `sh -c SCRIPT` with its output discarded (these tests read cgroup statistics, not output).
 fn sh_config(name: &str, script: &str) -> JailConfig {
-    let mut c = JailConfig::new(
-        name,
-        vec![
-            OsString::from("sh"),
-            OsString::from("-c"),
-            OsString::from(script),
-        ],
-    );
+    let mut c = jail_support::sh_config(name, script);
     c.stdout = Output::Null;
     c
 }

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use dynosim::model::{JobResult, LifecycleEvent, RequestRecord, Status};
+use dynosim::model::{JobResult, LifecycleEvent, LifecycleKind as Kind, RequestRecord, Status};
 use std::collections::HashMap;
 
 const H: f64 = 3600.0;
@@ -14,7 +14,7 @@ fn run_with_requests(text: &str) -> (JobResult, Vec<RequestRecord>) {
     (results.swap_remove(0), records)
 }
 
-fn events<'a>(r: &'a JobResult, kind: &str) -> Vec<&'a LifecycleEvent> {
+fn events(r: &JobResult, kind: Kind) -> Vec<&LifecycleEvent> {
     r.lifecycle.iter().filter(|e| e.event == kind).collect()
 }
 
@@ -43,7 +43,7 @@ fn every_dyno_cycles_daily_with_the_platform_jitter() {
     let results = run_all(&scenario(WEEK));
     let r = &results[0];
     for dyno in 1..=4 {
-        let times: Vec<f64> = events(r, "cycle")
+        let times: Vec<f64> = events(r, Kind::Cycle)
             .iter()
             .filter(|e| e.dyno == dyno)
             .map(|e| secs(e))
@@ -62,7 +62,7 @@ fn every_dyno_cycles_daily_with_the_platform_jitter() {
         }
     }
     // A cycle is a graceful restart: SIGTERM to the old dyno, a new one boots at once.
-    assert_eq!(events(r, "cycle").len(), events(r, "sigterm").len());
+    assert_eq!(events(r, Kind::Cycle).len(), events(r, Kind::Sigterm).len());
     assert!(
         r.dynos
             .iter()
@@ -77,9 +77,9 @@ fn a_deploy_resets_the_cycle_timers() {
         "name = \"shop\"\ndeploys = [\"30h\"]\n",
     );
     let r = &run_all(&scenario(&text))[0];
-    let deploy = secs(events(r, "deploy")[0]);
+    let deploy = secs(events(r, Kind::Deploy)[0]);
     assert_eq!(deploy, 30.0 * H);
-    for c in events(r, "cycle") {
+    for c in events(r, Kind::Cycle) {
         let t = secs(c);
         assert!(
             !(t > deploy && t < deploy + 24.0 * H),
@@ -136,10 +136,10 @@ fn no_request_is_served_by_a_dyno_that_is_down_booting_or_asleep() {
     for e in &r.lifecycle {
         let key = (e.app, e.dyno, e.incarnation);
         match e.event {
-            "up" => {
+            Kind::Up => {
                 up.insert(key, secs(e));
             }
-            "stop" | "kill" => {
+            Kind::Stop | Kind::Kill => {
                 down.insert(key, secs(e));
             }
             _ => {}
@@ -171,7 +171,13 @@ fn no_request_is_served_by_a_dyno_that_is_down_booting_or_asleep() {
     );
     // The scenario covers every kind of restart.
     for kind in [
-        "cycle", "crash", "deploy", "r14", "sleep", "wake", "sigterm",
+        Kind::Cycle,
+        Kind::Crash,
+        Kind::Deploy,
+        Kind::R14,
+        Kind::Sleep,
+        Kind::Wake,
+        Kind::Sigterm,
     ] {
         assert!(!events(&r, kind).is_empty(), "no {kind} event");
     }
@@ -184,7 +190,7 @@ fn every_start_gets_a_fresh_filesystem() {
     let boots: Vec<_> = r
         .lifecycle
         .iter()
-        .filter(|e| e.app == 0 && e.event == "boot")
+        .filter(|e| e.app == 0 && e.event == Kind::Boot)
         .collect();
     assert!(boots.len() > 20);
     for b in boots {
@@ -208,7 +214,7 @@ fn every_start_gets_a_fresh_filesystem() {
     let stops: u64 = r
         .lifecycle
         .iter()
-        .filter(|e| e.app == 0 && matches!(e.event, "stop" | "kill"))
+        .filter(|e| e.app == 0 && matches!(e.event, Kind::Stop | Kind::Kill))
         .map(|e| {
             e.detail
                 .split_whitespace()
@@ -291,8 +297,8 @@ cpu = "5ms"
     let mut failed_at = None;
     for e in &r.lifecycle {
         match e.event {
-            "crash" | "r10" => failed_at = Some(secs(e)),
-            "boot" => {
+            Kind::Crash | Kind::R10 => failed_at = Some(secs(e)),
+            Kind::Boot => {
                 if let Some(t) = failed_at.take() {
                     waits.push(secs(e) - t);
                 }
@@ -350,8 +356,8 @@ arrivals = { poisson = 10.0 }
 cpu = { exponential = "20ms" }
 "#;
     let r = &run_all(&scenario(text))[0];
-    let r14 = events(r, "r14");
-    let r15 = events(r, "r15");
+    let r14 = events(r, Kind::R14);
+    let r15 = events(r, Kind::R15);
     // 512 MB quota: R14 after (512 - 300) / 200 h = 1.06 h, R15 at 1024 MB after 3.62 h.
     assert!(
         (secs(r14[0]) / H - 1.06).abs() < 0.01,
@@ -404,10 +410,10 @@ arrivals = { interval = "45m" }
 cpu = { constant = "50ms" }
 "#;
     let (r, reqs) = run_with_requests(text);
-    let sleeps = events(&r, "sleep").len();
+    let sleeps = events(&r, Kind::Sleep).len();
     assert!(sleeps >= 30, "sleeps {sleeps}");
     // Every sleep but the last is ended by a request.
-    assert_eq!(events(&r, "wake").len(), sleeps - 1);
+    assert_eq!(events(&r, Kind::Wake).len(), sleeps - 1);
     // Every request after the first half hour finds the dyno asleep and waits the 8 s wake.
     for q in reqs.iter().filter(|q| q.arrival_ns > 1_800_000_000_000) {
         assert_eq!(q.status, Status::Ok);
@@ -462,7 +468,7 @@ cpu = {{ exponential = "20ms" }}
     assert!((p.errors as f64) < 0.001 * p.requests as f64);
     assert_eq!(pre.processes[0].errors, 0);
     // The old dynos get SIGTERM 3 minutes after a preboot deploy.
-    for s in events(&pre, "sigterm") {
+    for s in events(&pre, Kind::Sigterm) {
         assert!((secs(s) - (H + 180.0)).abs() < 1e-6);
     }
 }
@@ -493,7 +499,7 @@ arrivals = { poisson = 20.0 }
 cpu = { exponential = "20ms" }
 "#;
     let r = &run_all(&scenario(text))[0];
-    let mut sigterms: Vec<f64> = events(r, "sigterm").iter().map(|e| secs(e)).collect();
+    let mut sigterms: Vec<f64> = events(r, Kind::Sigterm).iter().map(|e| secs(e)).collect();
     sigterms.sort_by(f64::total_cmp);
     assert_eq!(sigterms.len(), 8);
     // Four batches of two: each batch starts when the previous one is up.

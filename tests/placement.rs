@@ -52,6 +52,7 @@ fn build(apps: &[(String, Vec<(usize, u32)>)]) -> Vec<AppSpec> {
                     size: catalog.get(SIZES[size]).cloned().expect("size exists"),
                     count,
                     concurrency: 1,
+                    server: dynosim::model::AppServer::single_threaded(1),
                     cpu_quota: None,
                     lifecycle: dynosim::model::ProcessLifecycle {
                         boot: dynosim::model::Dist::Constant(1.0),

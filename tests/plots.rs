@@ -2,27 +2,10 @@
 //! SVGs, redrawn identically from the CSVs by `dynosim plot`; and the tiers' ordering under the
 //! default noise, as the plots are meant to show it.
 
+mod cli_support;
+use cli_support::{dynosim, ok};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn dynosim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dynosim"))
-        .args(args)
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("JOB_COMPLETION_INDEX")
-        .output()
-        .expect("the dynosim binary runs")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = dynosim(args);
-    assert!(
-        out.status.success(),
-        "dynosim {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -175,7 +158,7 @@ fn the_cdf_uses_requests_csv_when_present() {
     ok(&["plot", s(&out)]);
     let svg = std::fs::read_to_string(out.join("latency_cdf.svg")).expect("svg");
     assert!(
-        svg.contains("from summary.csv quantiles"),
+        svg.contains("from summary.csv: each formation"),
         "approximate CDF"
     );
 }
@@ -268,4 +251,190 @@ fn a_figure_that_cannot_be_written_is_a_warning_and_the_others_are_drawn() {
     let r = dynosim(&["plot", s(&out)]);
     assert_eq!(r.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&r.stderr).contains("latency_cdf"));
+}
+
+/// Rewrite `column` of `file` in `dir` with `values`, row by row (cycling).
+fn set_column(dir: &Path, file: &str, column: &str, values: &[&str]) {
+    let path = dir.join(file);
+    let mut r = csv::Reader::from_path(&path).expect("read");
+    let header = r.headers().expect("header").clone();
+    let i = header
+        .iter()
+        .position(|h| h == column)
+        .unwrap_or_else(|| panic!("{file} has no {column}"));
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.expect("row")).collect();
+    let mut w = csv::Writer::from_path(&path).expect("write");
+    w.write_record(&header).expect("write");
+    for (n, row) in rows.iter().enumerate() {
+        let mut cells: Vec<&str> = row.iter().collect();
+        cells[i] = values[n % values.len()];
+        w.write_record(&cells).expect("write");
+    }
+    w.flush().expect("flush");
+}
+
+/// Issue 14: `plot` on a folder with a subnormal p99 (5e-324) aborted asking for 4 GiB. With
+/// degenerate figures everywhere (zero, negative, NaN, infinite, subnormal, huge), every figure
+/// is drawn under a 1 GiB address-space limit.
+#[test]
+fn degenerate_figures_never_make_a_plot_allocate_without_bound() {
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sc = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/tiers.toml");
+    let out = tmp.path().join("t");
+    ok(&[
+        "run",
+        s(&sc),
+        "--out",
+        s(&out),
+        "--quiet",
+        "--replications",
+        "1",
+    ]);
+    let bad = [
+        "5e-324", "0", "-1", "NaN", "inf", "-inf", "1e308", "", "2.5e-320",
+    ];
+    for c in ["p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"] {
+        set_column(&out, "summary.csv", c, &bad);
+    }
+    set_column(
+        &out,
+        "summary.csv",
+        "cost_usd_month",
+        &["1e308", "inf", "-5", "NaN"],
+    );
+    set_column(&out, "windows.csv", "p99_ms", &bad);
+    set_column(
+        &out,
+        "windows.csv",
+        "window_start_s",
+        &["0", "1e308", "-3", "5e-324"],
+    );
+    for (name, subnormal_only) in [("all", false), ("subnormal", true)] {
+        if subnormal_only {
+            for c in ["p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"] {
+                set_column(&out, "summary.csv", c, &["5e-324"]);
+            }
+            set_column(&out, "windows.csv", "p99_ms", &["5e-324"]);
+        }
+        let mut cmd = cli_support::command(&[]);
+        cmd.args(["plot", s(&out)]);
+        // SAFETY: setrlimit in the child before exec; async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit {
+                    rlim_cur: 1 << 30,
+                    rlim_max: 1 << 30,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &lim) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let started = std::time::Instant::now();
+        let r = cmd.output().expect("runs");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(r.status.success(), "{name}: {:?} {err}", r.status);
+        assert!(started.elapsed().as_secs() < 60, "{name}: too slow");
+        for f in ["latency_by_formation", "latency_cdf", "p99_over_time"] {
+            let (w, h, _) = png_info(&out.join(format!("{f}.png")));
+            assert!(w <= 3000 && h <= 2400, "{name}/{f}: {w}x{h}");
+        }
+    }
+}
+
+/// Issue 22: plots that read at real sweep sizes. A 30-point sweep (3 arrival rates x 5 dyno
+/// counts x 2 sizes) and 33 process types, run through the CLI: every figure is drawn within
+/// bounds, the CDF and the sweep figure come in the 6 groups that vary the count alone, and the
+/// time figure spreads the 33 lines over panels (the data behind each figure is tested in
+/// src/output/plot/tests.rs).
+#[test]
+fn a_thirty_point_sweep_and_thirty_three_processes_get_readable_plots() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sweep = r#"
+name = "sweep30"
+seed = 7
+duration = "3m"
+warmup = "30s"
+window = "30s"
+replications = 1
+
+[[app]]
+name = "shop"
+
+[[app.process]]
+type = "web"
+size = "standard-1x"
+count = 2
+concurrency = 2
+
+[app.workload]
+arrivals = { poisson = 40.0 }
+cpu = { lognormal = { median = "20ms", p99 = "150ms" } }
+wait = { constant = "30ms" }
+
+[sweep]
+"app.shop.workload.arrivals.poisson" = [20.0, 60.0, 120.0]
+"app.shop.process.web.count" = [1, 2, 3, 4, 6]
+"app.shop.process.web.size" = ["standard-1x", "performance-m"]
+"#;
+    let mut procs = String::from(
+        "name = \"procs33\"\nseed = 5\nduration = \"5m\"\nwarmup = \"30s\"\nwindow = \"30s\"\n",
+    );
+    for i in 0..33 {
+        let size = ["standard-1x", "standard-2x", "performance-m"][i % 3];
+        procs += &format!(
+            "\n[[app]]\nname = \"app{i:02}\"\n\n[[app.process]]\ntype = \"web\"\nsize = \"{size}\"\n\
+             count = {}\nconcurrency = 2\n\n[app.workload]\narrivals = {{ poisson = {}.0 }}\n\
+             cpu = {{ exponential = \"20ms\" }}\n",
+            1 + i % 3,
+            5 + i % 7
+        );
+    }
+    for (name, text) in [("sweep30", sweep.to_string()), ("procs33", procs)] {
+        let sc = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(&sc, text).expect("write");
+        let out = tmp.path().join(name);
+        let r = ok(&["run", s(&sc), "--out", s(&out), "--quiet"]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!err.contains("plot"), "{name}: plot warnings: {err}");
+        let mut figures = FIGURES.to_vec();
+        if name == "sweep30" {
+            figures.push("sweep_p99_cost");
+        }
+        for f in figures {
+            let (w, h, inked) = png_info(&out.join(format!("{f}.png")));
+            assert!(w <= 3000 && h <= 2400, "{name}/{f}.png is {w}x{h}");
+            assert!(inked > 0.01, "{name}/{f}.png is almost blank");
+        }
+        let svg = |f: &str| std::fs::read_to_string(out.join(format!("{f}.svg"))).expect("svg");
+        if name == "sweep30" {
+            for rate in ["20.0", "60.0", "120.0"] {
+                for size in ["standard-1x", "performance-m"] {
+                    let group = format!("arrivals.poisson={rate} · {size}");
+                    for f in [
+                        "latency_cdf",
+                        "sweep_p99_cost",
+                        "latency_by_formation",
+                        "p99_over_time",
+                    ] {
+                        assert!(svg(f).contains(&group), "{f}.svg names the group {group}");
+                    }
+                }
+            }
+            // Each CDF panel names its 5 counts.
+            assert_eq!(svg("latency_cdf").matches("\ncount=3\n").count(), 6);
+        } else {
+            // 11 formations a size: split in two panels of at most 8 lines each.
+            let t = svg("p99_over_time");
+            for size in ["standard-1x", "standard-2x", "performance-m"] {
+                for part in ["(1/2)", "(2/2)"] {
+                    assert!(t.contains(&format!("{size} {part}")), "{size} {part}");
+                }
+            }
+            assert_eq!(t.matches("app00/web").count(), 1, "one legend entry a line");
+        }
+    }
 }

@@ -4,42 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_dynosim")
-}
+mod cli_support;
+use cli_support::{BIN, dynosim, ok};
 
+/// `dynosim ARGS` with these variables set (on top of the clean slate).
 fn dynosim_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(bin());
-    c.args(args);
-    // The test runner may itself run inside a batch job; start from a clean slate.
-    for k in [
-        "SLURM_ARRAY_TASK_ID",
-        "SLURM_ARRAY_TASK_COUNT",
-        "SLURM_ARRAY_TASK_MIN",
-        "SLURM_ARRAY_TASK_STEP",
-        "JOB_COMPLETION_INDEX",
-        "DYNOSIM_SHARD_COUNT",
-    ] {
-        c.env_remove(k);
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
+    let mut c = cli_support::command(args);
+    c.envs(env.iter().copied());
     c.output().expect("the dynosim binary runs")
-}
-
-fn dynosim(args: &[&str]) -> Output {
-    dynosim_env(args, &[])
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = dynosim(args);
-    assert!(
-        out.status.success(),
-        "dynosim {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// Exit code 2 and a message containing `needle`.
@@ -469,7 +441,7 @@ fn the_shipped_slurm_example_runs_and_merges() {
         let mut c = Command::new("bash");
         c.arg(&script)
             .current_dir(tmp.path())
-            .env("DYNOSIM", bin())
+            .env("DYNOSIM", BIN)
             .env("SCENARIO", s(&sc))
             .env("OUT", s(&results))
             .env("SLURM_CPUS_PER_TASK", "1");

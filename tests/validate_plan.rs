@@ -3,7 +3,7 @@
 //! order), checked against the model's own request records. No root needed.
 
 use dynosim::engine::Control;
-use dynosim::model::{RequestObserver, RequestRecord, run_job};
+use dynosim::model::{DrawnRequest, RequestObserver, RequestRecord, run_job};
 use dynosim::scenario::Scenario;
 use dynosim::validate::plan::{ScaleOptions, scale};
 use std::path::Path;
@@ -16,6 +16,54 @@ impl RequestObserver for Collect {
         self.0.push(r.clone());
     }
 }
+
+/// Every request the model draws, warmup included: (id, app, what was drawn).
+#[derive(Default)]
+struct Drawn(Vec<(u64, usize, DrawnRequest)>);
+
+impl RequestObserver for Drawn {
+    fn on_request(&mut self, _: &RequestRecord) {}
+
+    fn on_drawn(&mut self, id: u64, app: usize, drawn: &DrawnRequest) {
+        self.0.push((id, app, *drawn));
+    }
+}
+
+/// Two apps, one with a filesystem and a cache, the other with none: every field the real run
+/// sends is checked below.
+const TWO_APPS: &str = r#"
+name = "two"
+duration = "1m"
+warmup = "5s"
+noise = "off"
+[[app]]
+name = "shop"
+[[app.process]]
+type = "web"
+size = "standard-1x"
+count = 2
+concurrency = 2
+[app.workload]
+arrivals = { poisson = 30.0 }
+cpu = { lognormal = { median = "5ms", p99 = "40ms" } }
+wait = { exponential = "10ms" }
+[app.filesystem]
+write_probability = 0.3
+write_kb = 8
+read_probability = 0.6
+clients = 25
+cache_items = 50
+cache_zipf = 1.1
+cache_miss = { exponential = "30ms" }
+[[app]]
+name = "api"
+[[app.process]]
+type = "web"
+size = "standard-1x"
+[app.workload]
+arrivals = { interval = "70ms" }
+cpu = { uniform = ["1ms", "3ms"] }
+"#;
 
 fn opts(duration: u64) -> ScaleOptions {
     ScaleOptions {
@@ -63,6 +111,64 @@ fn real_requests_pair_with_the_simulated_ones() {
         let warmup = scaled.config().warmup.as_nanos();
         let counted = scaled.plan.iter().filter(|p| p.at_ns >= warmup).count();
         assert_eq!(counted, c.0.len(), "{file}");
+    }
+}
+
+/// What the real run sends for request k is what the model drew for request k, field by field:
+/// CPU (rounded to whole ns, as the real app takes it), wait, and every filesystem action
+/// (client, read, write size, cache item and miss penalty), for every app and every request
+/// (warmup included), and no request is drawn on one side only.
+#[test]
+fn every_drawn_field_pairs_with_the_plan() {
+    let two = Scenario::parse(TWO_APPS, "two.toml", "two", Path::new(".")).expect("valid");
+    for (name, s) in [
+        ("two.toml", two),
+        ("restarts.toml", load("restarts.toml")),
+        ("shared-noisy.toml", load("shared-noisy.toml")),
+    ] {
+        let scaled = scale(&s, &opts(30)).expect("scales");
+        let job = scaled.scenario.jobs()[0];
+        let mut d = Drawn::default();
+        run_job(scaled.config(), job.seeds, &mut d, |_, _| Control::Continue).expect("runs");
+        assert_eq!(d.0.len(), scaled.plan.len(), "{name}: requests drawn");
+        let mut with_files = 0;
+        let mut with_cache = 0;
+        for (id, app, drawn) in &d.0 {
+            let p = &scaled.plan[*id as usize];
+            let w = &p.work;
+            assert_eq!(scaled.plan_app[*id as usize], *app, "{name}: app of {id}");
+            let cpu_ns = drawn.work_ns.max(0.0).round() as u64;
+            assert_eq!(w.cpu_ns, cpu_ns, "{name}: cpu of {id}");
+            assert_eq!(w.wait_ns, drawn.wait_ns, "{name}: wait of {id}");
+            let f = &drawn.files;
+            assert_eq!(w.client, u64::from(f.client), "{name}: client of {id}");
+            assert_eq!(w.read, f.reads, "{name}: read of {id}");
+            assert_eq!(w.write_bytes, f.write_bytes, "{name}: write of {id}");
+            let cache = scaled.config().apps[*app]
+                .filesystem
+                .as_ref()
+                .is_some_and(|fs| fs.cache_items > 0);
+            if cache {
+                assert_eq!(w.item, Some(u64::from(f.item)), "{name}: item of {id}");
+                assert_eq!(w.miss_ns, f.miss_ns, "{name}: miss of {id}");
+                with_cache += 1;
+            } else {
+                assert_eq!((w.item, w.miss_ns), (None, 0), "{name}: no cache for {id}");
+            }
+            with_files += usize::from(f.write_bytes > 0 || f.reads);
+        }
+        // The filesystem fields were really exercised (not all zero on both sides).
+        if name != "shared-noisy.toml" {
+            assert!(
+                with_files > 50,
+                "{name}: {with_files} requests with file actions"
+            );
+        }
+        if name == "two.toml" {
+            assert!(with_cache > 500, "{name}: {with_cache} cache look-ups");
+            let apps: std::collections::BTreeSet<usize> = d.0.iter().map(|x| x.1).collect();
+            assert_eq!(apps.len(), 2, "{name}: both apps");
+        }
     }
 }
 

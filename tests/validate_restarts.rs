@@ -9,7 +9,7 @@
 
 mod jail_support;
 
-use dynosim::model::Status;
+use dynosim::model::{LifecycleKind as Kind, Status};
 use dynosim::scenario::Scenario;
 use dynosim::validate::app::SpinMode;
 use dynosim::validate::plan::{ActionKind, ScaleOptions, scale};
@@ -161,7 +161,7 @@ fn restarts_give_fresh_dynos_at_the_simulations_times() {
             .find(|e| {
                 e.dyno as usize == dyno + 1
                     && e.incarnation == inc
-                    && matches!(e.event, "sigterm" | "crash")
+                    && matches!(e.event, Kind::Sigterm | Kind::Crash)
             })
             .map_or(u64::MAX, |e| e.time_ns)
     };
@@ -252,7 +252,10 @@ fn restarts_give_fresh_dynos_at_the_simulations_times() {
         })
         .collect();
     for e in &s.sim_events {
-        if !matches!(e.event, "boot" | "sigterm" | "crash" | "deploy" | "up") {
+        if !matches!(
+            e.event,
+            Kind::Boot | Kind::Sigterm | Kind::Crash | Kind::Deploy | Kind::Up
+        ) {
             continue;
         }
         let name = if e.dyno == 0 {
@@ -262,11 +265,13 @@ fn restarts_give_fresh_dynos_at_the_simulations_times() {
         };
         let t = e.time_ns as f64 * 1e-9;
         let found = real_ev.iter().find(|(_, d, i, ev)| {
-            *ev == e.event && *d == name && (e.dyno == 0 || *i == e.incarnation.to_string())
+            *ev == e.event.as_str()
+                && *d == name
+                && (e.dyno == 0 || *i == e.incarnation.to_string())
         });
         let (rt, ..) =
             found.unwrap_or_else(|| panic!("no real {} of {name}: {real_ev:?}", e.event));
-        let tol = if e.event == "up" { 0.5 } else { 0.02 };
+        let tol = if e.event == Kind::Up { 0.5 } else { 0.02 };
         assert!(
             *rt >= t - 1e-6 && *rt - t < tol,
             "{} of {name} at {rt} s, simulated at {t} s",

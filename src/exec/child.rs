@@ -14,16 +14,16 @@
 //!    pdeathsig, no_new_privs, rlimits, fds, chdir /app, seccomp last, execve.
 //! 5. init: drops its own privileges the same way, then forwards stop signals and reaps.
 
-use super::{DYNO_UID, Net, Rlimit, RlimitResource, seccomp};
+use super::{DYNO_UID, Net, Rlimit, RlimitResource, seccomp, slug};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::unistd::{Gid, Uid};
 use seccompiler::BpfProgram;
 use std::ffi::CString;
 use std::fs;
 use std::io::Write;
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 /// Everything the jail side needs, computed before the fork.
@@ -61,10 +61,22 @@ const FORWARDED: [libc::c_int; 6] = [
 /// /tmp still works.
 const STAGE: &str = "/tmp";
 
-type StepResult = Result<(), (String, String)>;
+/// A failed setup step: the kind sent to the supervisor (`setup`, or `input` for a slug that
+/// cannot be a slug), the step and why.
+struct StepError {
+    kind: &'static str,
+    step: String,
+    reason: String,
+}
 
-fn step_err(step: &str, reason: impl std::fmt::Display) -> (String, String) {
-    (step.to_string(), reason.to_string())
+type StepResult = Result<(), StepError>;
+
+fn step_err(step: &str, reason: impl std::fmt::Display) -> StepError {
+    StepError {
+        kind: "setup",
+        step: step.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Report a failure to the supervisor and exit without exec'ing.
@@ -251,8 +263,8 @@ fn init(p: &Prepared) -> ! {
             1,
         );
     }
-    if let Err((step, reason)) = build_root(p) {
-        fail(p, "setup", &step, &reason, 1);
+    if let Err(e) = build_root(p) {
+        fail(p, e.kind, &e.step, &e.reason, 1);
     }
     if p.net == Net::Loopback {
         if let Err(e) = loopback_up() {
@@ -273,10 +285,10 @@ fn init(p: &Prepared) -> ! {
     hide_cmdline(&p.hostname);
     let dropped = drop_privileges()
         .and_then(|()| seccomp::install(&p.filters).map_err(|e| step_err("seccomp", e)));
-    if let Err((step, reason)) = dropped {
+    if let Err(e) = dropped {
         // SAFETY: kill(2) of our own child before reporting.
         unsafe { libc::kill(cmd, libc::SIGKILL) };
-        fail(p, "setup", &format!("init {step}"), &reason, 1);
+        fail(p, e.kind, &format!("init {}", e.step), &e.reason, 1);
     }
     // SAFETY: closing our copy of the error pipe: from now on only the command holds it.
     unsafe { libc::close(p.err_w) };
@@ -455,7 +467,7 @@ fn mnt(
         .map_err(|e| step_err(step, format!("mounting on {}: {e}", target.display())))
 }
 
-fn io_step<T>(step: &str, what: &Path, r: std::io::Result<T>) -> Result<T, (String, String)> {
+fn io_step<T>(step: &str, what: &Path, r: std::io::Result<T>) -> Result<T, StepError> {
     r.map_err(|e| step_err(step, format!("{}: {e}", what.display())))
 }
 
@@ -602,10 +614,17 @@ fn build_root(p: &Prepared) -> StepResult {
     let app = root.join("app");
     fresh_tmpfs("mount /app", &app, nosuid, &size, "0755")?;
     if let Some(fd) = p.slug_fd {
-        let src = PathBuf::from(format!("/proc/self/fd/{fd}"));
-        copy_tree(&src, &app, Path::new(""))?;
-        // SAFETY: the slug fd is no longer needed; closing it keeps the host tree out of reach.
-        unsafe { libc::close(fd) };
+        // SAFETY: the supervisor opened this fd for us and nothing else on this side of the
+        // fork uses it; owning it closes it after the copy, keeping the host tree out of reach.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        slug::copy(fd.as_fd(), &app).map_err(|e| match e {
+            slug::SlugError::Input(reason) => StepError {
+                kind: "input",
+                step: "slug".to_string(),
+                reason,
+            },
+            slug::SlugError::Io(reason) => step_err("slug", reason),
+        })?;
     }
     io_step(
         "slug",
@@ -667,62 +686,6 @@ fn remount_ro(path: &Path) -> StepResult {
     mount(None::<&str>, path, None::<&str>, flags, None::<&str>).map_err(|e| step_err(&step, e))
 }
 
-/// Copy the slug into /app, owned by the dyno user. Set-id bits are dropped (/app is nosuid
-/// anyway); devices, sockets and fifos are skipped: a slug is an archive of files.
-fn copy_tree(src: &Path, dst: &Path, rel: &Path) -> StepResult {
-    let entries = io_step("slug", &rel_or_root(rel), fs::read_dir(src))?;
-    for entry in entries {
-        let entry = io_step("slug", &rel_or_root(rel), entry)?;
-        let name = entry.file_name();
-        let s = src.join(&name);
-        let d = dst.join(&name);
-        let r = rel.join(&name);
-        let meta = io_step("slug", &r, fs::symlink_metadata(&s))?;
-        let ft = meta.file_type();
-        if ft.is_symlink() {
-            let target = io_step("slug", &r, fs::read_link(&s))?;
-            io_step("slug", &r, symlink(target, &d))?;
-        } else if ft.is_dir() {
-            io_step("slug", &r, fs::create_dir(&d))?;
-            copy_tree(&s, &d, &r)?;
-            io_step(
-                "slug",
-                &r,
-                fs::set_permissions(
-                    &d,
-                    fs::Permissions::from_mode(meta.permissions().mode() & 0o1777),
-                ),
-            )?;
-        } else if ft.is_file() {
-            io_step("slug", &r, fs::copy(&s, &d).map(|_| ()))?;
-            io_step(
-                "slug",
-                &r,
-                fs::set_permissions(
-                    &d,
-                    fs::Permissions::from_mode(meta.permissions().mode() & 0o1777),
-                ),
-            )?;
-        } else {
-            continue;
-        }
-        io_step(
-            "slug",
-            &r,
-            std::os::unix::fs::lchown(&d, Some(DYNO_UID), Some(DYNO_UID)),
-        )?;
-    }
-    Ok(())
-}
-
-fn rel_or_root(rel: &Path) -> PathBuf {
-    if rel.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        rel.to_path_buf()
-    }
-}
-
 /// Drop everything: bounding set, supplementary groups, gid and uid (which clears every
 /// capability), then no_new_privs and the seccomp filters. Used by the init and the command.
 fn drop_privileges() -> StepResult {
@@ -778,8 +741,8 @@ fn command(p: &Prepared, sigfd: RawFd) -> ! {
         // A session of its own: no controlling terminal to inject input into (TIOCSTI).
         libc::setsid();
     }
-    if let Err((step, reason)) = drop_privileges() {
-        fail(p, "setup", &step, &reason, 1);
+    if let Err(e) = drop_privileges() {
+        fail(p, e.kind, &e.step, &e.reason, 1);
     }
     // Cleared by the uid change above, so set after it.
     if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL) {
@@ -864,13 +827,7 @@ fn resolve(arg0: &CString) -> Option<CString> {
 }
 
 /// Create `dir` and mount a fresh tmpfs on it (the dyno's writable places).
-fn fresh_tmpfs(
-    step: &str,
-    dir: &Path,
-    flags: MsFlags,
-    size: &str,
-    mode: &str,
-) -> Result<(), (String, String)> {
+fn fresh_tmpfs(step: &str, dir: &Path, flags: MsFlags, size: &str, mode: &str) -> StepResult {
     io_step(step, dir, fs::create_dir(dir))?;
     mnt(
         step,

@@ -17,14 +17,14 @@
 //!      `- CMD  pid 2: the dyno's command, fully confined
 //! ```
 //!
-//! The entry points are [`Dyno::start`] (library) and [`cli::run_cli`] (`dynosim jail`).
+//! The entry points are [`Dyno::start`] (library) and `crate::cli::jail` (`dynosim jail`).
 
 #![warn(missing_docs)]
 
 pub mod cgroup;
 mod child;
-pub mod cli;
 mod seccomp;
+mod slug;
 mod supervisor;
 pub mod units;
 
@@ -33,7 +33,6 @@ pub use supervisor::{Dyno, Exit, ExitStatus, RunEvent, StopReason, run};
 
 use crate::model::Size;
 use std::ffi::OsString;
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -233,7 +232,8 @@ pub enum ErrorKind {
 
 /// A failure to start or manage a dyno, naming the step that failed. Nothing is left behind
 /// when `start` returns one: processes are killed and cgroups removed before it is returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{step}: {reason}")]
 pub struct JailError {
     /// The setup step, e.g. `cgroup`, `slug`, `mount /usr`, `seccomp`, `exec`.
     pub step: String,
@@ -256,14 +256,6 @@ impl JailError {
         Self::new(ErrorKind::Setup, step, reason)
     }
 }
-
-impl fmt::Display for JailError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.step, self.reason)
-    }
-}
-
-impl std::error::Error for JailError {}
 
 /// Check a dyno name: it becomes the hostname and a cgroup directory name, so it must be short
 /// and free of path separators.

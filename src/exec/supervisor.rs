@@ -338,6 +338,7 @@ fn parse_child_error(msg: &[u8]) -> JailError {
         "exec127" => ErrorKind::Exec(127),
         "exec126" => ErrorKind::Exec(126),
         "unsupported" => ErrorKind::Unsupported,
+        "input" => ErrorKind::Input,
         _ => ErrorKind::Setup,
     };
     JailError::new(kind, step, reason)

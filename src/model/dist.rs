@@ -19,6 +19,46 @@ pub enum Dist {
     Uniform { min: f64, max: f64 },
     /// Resampled uniformly from observed values (seconds).
     Empirical(Arc<[f64]>),
+    /// Given values for given draws: the value paired with the uniform the stream yields, so
+    /// request k of a job gets exactly the k-th value of a recorded sequence (`dynosim
+    /// validate` replays each real request's measured CPU time this way). Still one uniform per
+    /// draw; a uniform the table does not hold gets the value of the nearest one it does.
+    Replay(Arc<Replay>),
+}
+
+/// The table of [`Dist::Replay`]: uniforms (as bit patterns, ascending) and their values.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Replay {
+    keys: Vec<u64>,
+    values: Vec<f64>,
+}
+
+impl Replay {
+    /// A table from (uniform, value) pairs: the uniforms a stream will yield, in any order.
+    pub fn new(pairs: impl IntoIterator<Item = (f64, f64)>) -> Replay {
+        let mut v: Vec<(u64, f64)> = pairs.into_iter().map(|(u, x)| (u.to_bits(), x)).collect();
+        v.sort_by_key(|p| p.0);
+        v.dedup_by_key(|p| p.0);
+        Replay {
+            keys: v.iter().map(|p| p.0).collect(),
+            values: v.iter().map(|p| p.1).collect(),
+        }
+    }
+
+    fn get(&self, u: f64) -> f64 {
+        let k = u.to_bits();
+        match self.keys.binary_search(&k) {
+            Ok(i) => self.values[i],
+            Err(_) if self.values.is_empty() => 0.0,
+            // Positive floats order like their bits: the nearest neighbour by value.
+            Err(i) => {
+                let lo = i.saturating_sub(1);
+                let hi = i.min(self.keys.len() - 1);
+                let d = |j: usize| (f64::from_bits(self.keys[j]) - u).abs();
+                self.values[if d(lo) <= d(hi) { lo } else { hi }]
+            }
+        }
+    }
 }
 
 /// Standard normal quantile function (Acklam's rational approximation, relative error below
@@ -96,6 +136,7 @@ impl Dist {
                 let i = (rng.open01() * values.len() as f64) as usize;
                 values[i.min(values.len() - 1)]
             }
+            Dist::Replay(table) => table.get(rng.open01()),
         }
     }
 
@@ -107,6 +148,7 @@ impl Dist {
             Dist::LogNormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
             Dist::Uniform { min, max } => (min + max) / 2.0,
             Dist::Empirical(values) => values.iter().sum::<f64>() / values.len() as f64,
+            Dist::Replay(t) => t.values.iter().sum::<f64>() / t.values.len().max(1) as f64,
         }
     }
 
@@ -116,6 +158,7 @@ impl Dist {
             Dist::Constant(v) => *v == 0.0,
             Dist::Uniform { min, max } => *min == 0.0 && *max == 0.0,
             Dist::Empirical(values) => values.iter().all(|v| *v == 0.0),
+            Dist::Replay(t) => t.values.iter().all(|v| *v == 0.0),
             _ => false,
         }
     }

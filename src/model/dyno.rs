@@ -7,6 +7,13 @@
 //! (`vwork`) and give each request a finish tag `vwork_at_start + demand`. The next completion is
 //! the smallest tag; when the rate changes, only that one completion is rescheduled (stale events
 //! are recognised by `epoch`).
+//!
+//! **App-server processes.** A dyno's slots may belong to several app-server processes (Puma or
+//! gunicorn workers) of several threads each. In a runtime with a global lock (Ruby's GVL,
+//! Python's GIL, a Node event loop) a process runs one request's CPU work at a time: its other
+//! requests wait their turn, FIFO, while their I/O waits still overlap. [`Workers`] holds that
+//! state; a dyno whose processes have one thread each (every scenario that says `concurrency`)
+//! has none, and its request path does not look for it (`Dyno::gvl` is false).
 
 use crate::engine::{SimDuration, SimTime};
 use std::cmp::Reverse;
@@ -123,6 +130,8 @@ pub(crate) struct Dyno {
     pub state: State,
     /// Above the memory quota (R14), and since when.
     pub r14: bool,
+    /// Its processes run several threads under a global lock: `workers` is set.
+    pub gvl: bool,
     pub concurrency: u32,
     /// Requests holding a slot (CPU or wait phase).
     pub busy_slots: u32,
@@ -181,6 +190,88 @@ pub(crate) struct Dyno {
     pub files: std::collections::HashMap<u32, u64>,
     /// Local cache: one bit per item.
     pub cache: Vec<u64>,
+    /// The app-server processes, when their threads share a global lock (`gvl`).
+    pub workers: Option<Box<Workers>>,
+    /// Memory that requests of endpoints with their own `per_request_mb` hold beyond the
+    /// process's `per_request_mb` (0 without such endpoints), MiB.
+    pub endpoint_mb: f64,
+}
+
+/// The app-server processes of a dyno whose threads share a global lock: which process holds
+/// each request, and the CPU thread of each process (one request's CPU work at a time, the rest
+/// waiting FIFO).
+#[derive(Debug, Default)]
+pub(crate) struct Workers {
+    /// Requests each process holds (in any phase on the dyno).
+    held: Vec<u32>,
+    /// Whether each process's CPU thread runs a request's CPU phase.
+    busy: Vec<bool>,
+    /// Requests waiting for their process's CPU thread, FIFO.
+    waiting: Vec<VecDeque<u32>>,
+}
+
+impl Workers {
+    pub fn new(processes: u32) -> Workers {
+        let n = processes as usize;
+        Workers {
+            held: vec![0; n],
+            busy: vec![false; n],
+            waiting: (0..n).map(|_| VecDeque::new()).collect(),
+        }
+    }
+
+    /// The process a new request goes to: the one holding the fewest requests, the lowest
+    /// index among equals (the request is counted there).
+    pub fn assign(&mut self) -> u16 {
+        let mut best = 0;
+        for (i, &h) in self.held.iter().enumerate() {
+            if h < self.held[best] {
+                best = i;
+            }
+        }
+        self.held[best] += 1;
+        best as u16
+    }
+
+    /// Request `req` of process `w` starts its CPU phase: true if it takes the CPU thread now,
+    /// false if it waits for it behind the process's running request.
+    pub fn acquire(&mut self, w: u16, req: u32) -> bool {
+        let w = w as usize;
+        if self.busy[w] {
+            self.waiting[w].push_back(req);
+            false
+        } else {
+            self.busy[w] = true;
+            true
+        }
+    }
+
+    /// The CPU phase of process `w`'s running request ended: the next waiting request, if any,
+    /// takes the thread.
+    pub fn release(&mut self, w: u16) -> Option<u32> {
+        let w = w as usize;
+        let next = self.waiting[w].pop_front();
+        self.busy[w] = next.is_some();
+        next
+    }
+
+    /// A request of process `w` left the dyno.
+    pub fn leave(&mut self, w: u16) {
+        let h = &mut self.held[w as usize];
+        *h = h.saturating_sub(1);
+    }
+
+    /// How many processes run a request's CPU phase now.
+    #[cfg(test)]
+    pub fn running(&self) -> usize {
+        self.busy.iter().filter(|b| **b).count()
+    }
+
+    /// Requests waiting for a CPU thread, over all processes.
+    #[cfg(test)]
+    pub fn waiting(&self) -> usize {
+        self.waiting.iter().map(VecDeque::len).sum()
+    }
 }
 
 /// The layout above, checked: a field that drifts to another line costs every event a miss.
@@ -240,7 +331,24 @@ impl Dyno {
             cfs: None,
             cpu_ns: 0.0,
             served: 0,
+            gvl: false,
+            workers: None,
+            endpoint_mb: 0.0,
         }
+    }
+
+    /// Give the dyno `processes` app-server processes whose threads share a global lock.
+    pub fn set_workers(&mut self, processes: u32) {
+        self.gvl = true;
+        self.workers = Some(Box::new(Workers::new(processes)));
+    }
+
+    /// The lock state of a dyno with `gvl` set.
+    #[inline]
+    pub fn workers(&mut self) -> &mut Workers {
+        self.workers
+            .as_deref_mut()
+            .expect("a dyno with a global lock has its workers")
     }
 
     /// Bring the virtual clock and the counters to `now` at the current rate.
@@ -275,14 +383,13 @@ impl Dyno {
         self.running.push(Reverse((tag.to_bits(), req)));
     }
 
-    /// Move every request whose CPU work is done into `done` (call `advance` first).
+    /// Move every request whose CPU work is done into `done` (call `advance` first): every
+    /// request [`completion_time`](Self::completion_time) would put at `now`, so each completion
+    /// event finishes at least one request or lies at least a nanosecond later.
     #[inline]
     pub fn pop_done(&mut self, done: &mut Vec<u32>) {
-        // Completion times are rounded up to whole nanoseconds, so a finished tag can exceed
-        // `vwork` only by float rounding; allow a relative hair of slack.
-        let limit = self.vwork + 1e-9 * self.vwork.abs().max(1.0);
         while let Some(Reverse((tag, req))) = self.running.peek().copied() {
-            if f64::from_bits(tag) > limit {
+            if !self.done_now(f64::from_bits(tag)) {
                 break;
             }
             self.running.pop();
@@ -293,6 +400,19 @@ impl Dyno {
             // to lose nanoseconds to float rounding.
             self.vwork = 0.0;
         }
+    }
+
+    /// Whether a request with finish tag `tag` is done at the current virtual time. Completion
+    /// times are rounded up to whole nanoseconds, so a finished tag can exceed `vwork` by float
+    /// rounding (a relative hair of slack), or by less than what the clock can resolve: work
+    /// that [`completion_step`] would finish in zero nanoseconds is done now. Without the second
+    /// rule, a remainder between the two (a tiny demand, or the fraction left by a step, while
+    /// the virtual clock is small) was rescheduled at the same instant forever.
+    #[inline]
+    fn done_now(&self, tag: f64) -> bool {
+        let remaining = tag - self.vwork;
+        remaining <= 1e-9 * self.vwork.abs().max(1.0)
+            || (self.rate > 0.0 && completion_step(remaining, self.rate) == 0.0)
     }
 
     /// Set the cores the host gives this dyno and the speed of those cores; returns whether the
@@ -334,6 +454,10 @@ impl Dyno {
         self.alloc = 0.0;
         self.epoch = self.epoch.wrapping_add(1);
         self.cpu_next = SimTime::MAX;
+        if let Some(w) = &mut self.workers {
+            **w = Workers::new(w.held.len() as u32);
+        }
+        self.endpoint_mb = 0.0;
     }
 
     /// Time of the next CPU completion at the current rate, and the request it completes, if
@@ -344,9 +468,7 @@ impl Dyno {
         if self.rate <= 0.0 {
             return None;
         }
-        let remaining = (f64::from_bits(tag) - self.vwork).max(0.0);
-        // Round up to whole nanoseconds, but not for float noise just above an integer.
-        let dt = (remaining / self.rate - 1e-6).ceil().max(0.0);
+        let dt = completion_step(f64::from_bits(tag) - self.vwork, self.rate);
         Some((now + SimDuration::from_nanos(dt as u64), req))
     }
 
@@ -361,6 +483,82 @@ impl Dyno {
             true
         } else {
             false
+        }
+    }
+}
+
+/// Whole nanoseconds until `remaining` work-ns are served at `rate` work-ns per ns: rounded up,
+/// but not for float noise just above an integer (so a remainder below a millionth of a
+/// nanosecond takes no time). One formula for [`Dyno::completion_time`] and [`Dyno::pop_done`].
+#[inline]
+fn completion_step(remaining: f64, rate: f64) -> f64 {
+    (remaining.max(0.0) / rate - 1e-6).ceil().max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Requests go to the process holding the fewest (the lowest index among equals); a
+    /// process's CPU thread runs one request at a time and hands it on in arrival order.
+    #[test]
+    fn workers_take_the_least_loaded_process_and_hand_the_lock_on_fifo() {
+        let mut w = Workers::new(3);
+        let assigned: Vec<u16> = (0..7).map(|_| w.assign()).collect();
+        assert_eq!(assigned, [0, 1, 2, 0, 1, 2, 0]);
+        w.leave(1);
+        w.leave(1);
+        assert_eq!(w.assign(), 1, "process 1 now holds the fewest");
+        assert!(w.acquire(0, 10));
+        assert!(!w.acquire(0, 11));
+        assert!(!w.acquire(0, 12));
+        assert!(w.acquire(2, 20), "another process runs in parallel");
+        assert_eq!((w.running(), w.waiting()), (2, 2));
+        assert_eq!(w.release(0), Some(11));
+        assert_eq!(w.release(0), Some(12));
+        assert_eq!((w.running(), w.waiting()), (2, 0));
+        assert_eq!(w.release(0), None);
+        assert_eq!(w.release(2), None);
+        assert_eq!(w.running(), 0);
+        assert!(w.acquire(0, 13), "a free thread is taken at once");
+    }
+
+    /// Every completion event finishes its request or lies at least a nanosecond later, and the
+    /// request is done by its exact finish time rounded up to the nanosecond. Before the clock's
+    /// resolution was taken into account, a remainder below a millionth of a nanosecond (1 ns
+    /// served of 1.0000005) was rescheduled at the same instant forever.
+    #[test]
+    fn every_completion_event_makes_progress() {
+        for work in [1e-4, 2.5e-7, 1.000_000_5, 3.000_000_4, 0.0, 1e6 + 0.3] {
+            for cores in [1.0, 0.37, 3.0, 8.0] {
+                let mut d = Dyno::new(0, 1, 0, 0, 0, 8.0, 1.0, 4, SimTime::ZERO);
+                d.push_running(7, work);
+                d.set_allocation(cores, 1.0);
+                let mut now = SimTime::ZERO;
+                let mut done = Vec::new();
+                for step in 0.. {
+                    let (at, req) = d.completion_time(now).expect("a request runs");
+                    assert_eq!(req, 7);
+                    assert!(
+                        step == 0 || at > now,
+                        "work {work} at {cores} cores: no progress at {now:?}"
+                    );
+                    assert!(step < 3, "work {work} at {cores} cores: {step} events");
+                    now = at;
+                    d.advance(now);
+                    d.pop_done(&mut done);
+                    if !done.is_empty() {
+                        break;
+                    }
+                }
+                assert_eq!(done, [7]);
+                let exact_ns = (work / cores).ceil() as u64;
+                assert!(now.as_nanos() <= exact_ns, "work {work}: done at {now:?}");
+                assert!(
+                    now.as_nanos() + 1 >= exact_ns,
+                    "work {work} at {cores} cores: done at {now:?}, too early"
+                );
+            }
         }
     }
 }

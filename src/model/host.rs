@@ -35,6 +35,8 @@ pub(crate) struct Host {
     pub peak_demand: f64,
     pub neighbours: Option<Neighbours>,
     pub drift: Option<Drift>,
+    /// When it joined the run (0, or when a formation policy added a dyno that needed it).
+    pub opened: SimTime,
     /// Boxed: read at the end and when naming events, never on the request path.
     pub instance: Box<Instance>,
 }
@@ -78,12 +80,20 @@ impl Host {
             neighbour_alloc: 0.0,
             neighbour_demand,
             last: SimTime::ZERO,
+            opened: SimTime::ZERO,
             load_core_ns: 0.0,
             neighbour_core_ns: 0.0,
             speed_ns: 0.0,
             peak_load: 0.0,
             peak_demand: 0.0,
         }
+    }
+
+    /// A host that joins the run at `now` (a dyno a formation policy added): its books start
+    /// then.
+    pub fn open_at(&mut self, now: SimTime) {
+        self.last = now;
+        self.opened = now;
     }
 
     /// Integrate the statistics up to `now`.

@@ -13,7 +13,8 @@ pub struct OfferedLoad {
     pub calls_per_s: f64,
     /// CPU asked per second, in seconds of one reference core.
     pub cpu_per_s: f64,
-    /// Cores the formation can use: dynos x min(vCPUs or `cpu_quota`, concurrency).
+    /// Cores the formation can use: dynos x min(vCPUs or `cpu_quota`, requests whose CPU work
+    /// can run at once: concurrency, or the processes when their threads share a lock).
     pub cores: f64,
 }
 
@@ -53,7 +54,7 @@ pub fn offered_load(apps: &[AppSpec]) -> Vec<Vec<OfferedLoad>> {
                     cores: f64::from(p.count)
                         * p.cpu_quota
                             .unwrap_or(f64::from(p.size.vcpus))
-                            .min(f64::from(p.concurrency)),
+                            .min(f64::from(p.server.cpu_threads())),
                     ..OfferedLoad::default()
                 })
                 .collect()
@@ -64,8 +65,13 @@ pub fn offered_load(apps: &[AppSpec]) -> Vec<Vec<OfferedLoad>> {
         let rate = w.arrivals.mean_rate();
         let l = &mut load[a][w.process];
         l.external_per_s += rate;
-        l.cpu_per_s += rate * w.cpu.mean();
-        add_calls(&mut load, &w.calls, rate);
+        l.cpu_per_s += rate * w.mean_cpu_s();
+        if w.endpoints.is_empty() {
+            add_calls(&mut load, &w.calls, rate);
+        }
+        for e in &w.endpoints {
+            add_calls(&mut load, &e.calls, rate * e.share);
+        }
     }
     load
 }

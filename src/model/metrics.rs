@@ -260,9 +260,17 @@ impl WindowAcc {
         [q(0.5), q(0.9), q(0.99)]
     }
 
-    pub fn row(&self, app: usize, process: usize, start_s: f64, in_flight: u64) -> WindowRow {
+    pub fn row(
+        &self,
+        app: usize,
+        process: usize,
+        start_s: f64,
+        in_flight: u64,
+        arrival_rate_rps: f64,
+    ) -> WindowRow {
         let [p50_ms, p90_ms, p99_ms] = self.quantiles();
         WindowRow {
+            arrival_rate_rps,
             app,
             process,
             window_start_s: start_s,
@@ -325,6 +333,31 @@ pub struct WindowRow {
     pub p50_ms: f64,
     pub p90_ms: f64,
     pub p99_ms: f64,
+    /// External arrivals offered to the process in the window, per second: the arrival
+    /// process's expected count over the window (its rate integrated; an MMPP's along its path;
+    /// a trace's rows) over the window's length within the run. 0 for a process no workload
+    /// targets.
+    pub arrival_rate_rps: f64,
+}
+
+/// Results for one endpoint (request class) of one app's workload, on the process receiving it
+/// (endpoints.csv). Counts and latency are those of summary.csv, for this endpoint's requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointResult {
+    pub app_index: usize,
+    pub process_index: usize,
+    pub app: String,
+    pub process: String,
+    pub endpoint: String,
+    /// Its share of the workload's requests, as configured (weights normalised).
+    pub share: f64,
+    pub requests: u64,
+    pub completed: u64,
+    pub errors: u64,
+    pub errors_by_code: [u64; 8],
+    pub in_flight: u64,
+    pub latency: LatencySummary,
+    pub throughput_rps: f64,
 }
 
 /// Results for one process type of one app.
@@ -432,8 +465,60 @@ pub struct DynoResult {
     pub max_backlog: u64,
 }
 
-/// A lifecycle event of a dyno (boot, up, cycle, sigterm, stop, kill, crash, backoff, r10, r14,
-/// r15, sleep, wake, deploy).
+/// What happened to a dyno: the `event` column of events.csv, written as its snake_case name
+/// (`boot`, `r10`, ...; docs/csv.md describes each). Parse one back with `str::parse`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum LifecycleKind {
+    /// A new incarnation starts booting.
+    Boot,
+    /// A sleeping eco dyno starts waking for a request.
+    Wake,
+    /// The incarnation listens on its port.
+    Up,
+    /// The boot reached the boot timeout.
+    R10,
+    /// Daily cycling restarts the dyno.
+    Cycle,
+    /// A deploy reaches a process type (a process-wide event).
+    Deploy,
+    /// SIGTERM: the incarnation leaves the router and drains.
+    Sigterm,
+    /// The incarnation stops (its files are gone).
+    Stop,
+    /// The drain ran out: SIGKILL.
+    Kill,
+    /// A random or scheduled crash.
+    Crash,
+    /// The restart after a crash waits.
+    Backoff,
+    /// Memory above the quota.
+    R14,
+    /// Memory at the restart threshold.
+    R15,
+    /// An idle eco dyno goes to sleep.
+    Sleep,
+}
+
+impl LifecycleKind {
+    /// Its name in events.csv.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A lifecycle event of a dyno (see [`LifecycleKind`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LifecycleEvent {
     pub time_ns: u64,
@@ -444,7 +529,7 @@ pub struct LifecycleEvent {
     /// Which start of the dyno (0 = first).
     pub incarnation: u32,
     pub instance: String,
-    pub event: &'static str,
+    pub event: LifecycleKind,
     pub detail: String,
 }
 
@@ -476,6 +561,8 @@ pub struct InstanceResult {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobResult {
     pub processes: Vec<ProcessResult>,
+    /// Per endpoint of each workload that has endpoints, apps in order.
+    pub endpoints: Vec<EndpointResult>,
     pub dynos: Vec<DynoResult>,
     pub windows: Vec<WindowRow>,
     pub instances: Vec<InstanceResult>,
@@ -503,4 +590,33 @@ pub fn cov(values: impl IntoIterator<Item = f64>) -> f64 {
     }
     let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
     var.sqrt() / mean
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LifecycleKind;
+    use strum::VariantArray;
+
+    /// The names are events.csv's text: each parses back, and each is a row of the table in
+    /// docs/csv.md (so a new kind cannot be added without its documentation).
+    #[test]
+    fn lifecycle_kinds_are_the_documented_names() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/csv.md"))
+            .expect("docs/csv.md");
+        let names: Vec<&str> = LifecycleKind::VARIANTS.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "boot", "wake", "up", "r10", "cycle", "deploy", "sigterm", "stop", "kill", "crash",
+                "backoff", "r14", "r15", "sleep"
+            ]
+        );
+        for &k in LifecycleKind::VARIANTS {
+            assert_eq!(k.as_str().parse::<LifecycleKind>(), Ok(k));
+            assert_eq!(k.to_string(), k.as_str());
+            let row = format!("\n| `{k}` | ");
+            assert!(doc.contains(&row), "docs/csv.md has no row for `{k}`");
+        }
+        assert!("Boot".parse::<LifecycleKind>().is_err());
+    }
 }

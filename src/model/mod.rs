@@ -4,10 +4,12 @@
 //! [`SimConfig`] (built by `crate::scenario`), runs it on the engine, and returns a [`JobResult`].
 //! Later issues deepen each part (hosts and noise, lifecycle, spaces); the seams are here.
 
+pub mod arrivals;
 pub mod catalog;
 pub mod cpu;
 pub mod dist;
 mod dyno;
+pub mod formation;
 mod host;
 pub mod load;
 mod metrics;
@@ -15,14 +17,18 @@ pub mod noise;
 pub mod placement;
 mod platform;
 mod router;
+pub mod workload;
 
 pub use catalog::{Catalog, Generation, Size, Tier};
 pub use cpu::{CpuMode, CpuSpec};
 pub use dist::Dist;
+pub use formation::{
+    FormationPolicy, FormationView, ProcessView, RequestSample, ScaleAction, ScaleRecord,
+};
 pub use load::{OfferedLoad, offered_load};
 pub use metrics::{
-    DynoResult, InstanceResult, JobResult, LatencyHistogram, LatencySummary, LifecycleEvent,
-    ProcessResult, RequestRecord, Split, Status, WindowRow, cov,
+    DynoResult, EndpointResult, InstanceResult, JobResult, LatencyHistogram, LatencySummary,
+    LifecycleEvent, LifecycleKind, ProcessResult, RequestRecord, Split, Status, WindowRow, cov,
 };
 pub use noise::NoiseSpec;
 pub use placement::{
@@ -30,46 +36,15 @@ pub use placement::{
     SharedPoolSpec, place,
 };
 pub use platform::{
-    EVENT_KINDS, NoRequests, Platform, Profile, RequestObserver, placement_stream, run_job,
-    run_job_with,
+    EVENT_KINDS, NoRequests, Platform, Profile, RequestObserver, placement_stream, router_stream,
+    run_job, run_job_formed, run_job_with,
+};
+pub use workload::{
+    ArrivalProcess, Arrivals, CallRoute, CallSpec, DrawnRequest, Endpoint, FileActions, FileRates,
+    FilesystemSpec, Plans, RequestSource, Workload,
 };
 
 use crate::engine::SimDuration;
-
-/// Arrival process of a workload.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Arrivals {
-    /// Poisson arrivals at `rate` requests per second.
-    Poisson { rate: f64 },
-    /// One request every `gap` exactly, the first at `gap` (synthetic monitors, cron-like load,
-    /// and closed-form checks that need arrivals at known instants).
-    Interval { gap: SimDuration },
-}
-
-impl Arrivals {
-    /// Mean arrival rate in requests per second.
-    pub fn mean_rate(&self) -> f64 {
-        match self {
-            Arrivals::Poisson { rate } => *rate,
-            Arrivals::Interval { gap } => 1.0 / gap.as_secs_f64(),
-        }
-    }
-}
-
-/// The requests an app receives.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Workload {
-    /// Index of the process type (within the app) that receives the requests: the web process.
-    pub process: usize,
-    pub arrivals: Arrivals,
-    /// CPU demand per request, seconds on one reference core.
-    pub cpu: Dist,
-    /// Non-CPU time per request (I/O), spent after the CPU work and the calls, while the
-    /// request keeps its concurrency slot.
-    pub wait: Dist,
-    /// Downstream calls, in order.
-    pub calls: Vec<CallSpec>,
-}
 
 /// Memory use of one dyno: `base + per_request x in-flight + growth x uptime + files written`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -112,31 +87,61 @@ pub struct ProcessSpec {
     pub size: Size,
     /// Number of dynos.
     pub count: u32,
-    /// Requests one dyno serves at once (web concurrency); further requests wait in its FIFO queue.
+    /// Requests one dyno serves at once (web concurrency: `server.processes x server.threads`);
+    /// further requests wait in its FIFO queue.
     pub concurrency: u32,
+    /// How the app server on each dyno runs those requests: processes, threads, global lock.
+    pub server: AppServer,
     /// CPU cap in cores below the size's vCPUs (a CFS quota in `cfs` mode), if any.
     pub cpu_quota: Option<f64>,
     pub lifecycle: ProcessLifecycle,
 }
 
-/// The ephemeral filesystem and local cache of an app's dynos.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FilesystemSpec {
-    /// Size of the deployed code every dyno starts from.
-    pub slug_mb: f64,
-    /// Chance that a request writes a file (its client's, replacing the previous one).
-    pub write_probability: f64,
-    /// Mean size of a written file (exponential), KiB.
-    pub write_kb: f64,
-    /// Chance that a request reads back the file its client wrote earlier ("sticky" state).
-    pub read_probability: f64,
-    /// Distinct clients sending the requests.
-    pub clients: u32,
-    /// Distinct cacheable items (0: no cache); requests pick one by a Zipf law.
-    pub cache_items: u32,
-    pub cache_zipf: f64,
-    /// Extra wait on a cache miss (fetching, compiling).
-    pub cache_miss: Dist,
+/// The app server on each dyno of a process type: `processes` forked workers (Puma workers,
+/// gunicorn workers, `WEB_CONCURRENCY`) of `threads` threads each (`RAILS_MAX_THREADS`), so
+/// `processes x threads` requests at once (planner-anchors.md section 4.2 quotes the Dev
+/// Center's `RAILS_MAX_THREADS x WEB_CONCURRENCY` rule).
+///
+/// With `gvl` (the default), the threads of one process share one CPU thread: Ruby's GVL,
+/// CPython's GIL or a Node event loop let one request's CPU work run at a time while the
+/// others' I/O waits overlap (an assumption about the runtime, not a platform fact; `gvl = false`
+/// for the JVM, Go, .NET). Processes run in parallel on the dyno's vCPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppServer {
+    pub processes: u32,
+    pub threads: u32,
+    pub gvl: bool,
+}
+
+impl AppServer {
+    /// `concurrency = n`: n processes of one thread (no request ever waits for a lock).
+    pub fn single_threaded(n: u32) -> AppServer {
+        AppServer {
+            processes: n,
+            threads: 1,
+            gvl: true,
+        }
+    }
+
+    /// Requests one dyno serves at once.
+    pub fn concurrency(&self) -> u32 {
+        self.processes.saturating_mul(self.threads)
+    }
+
+    /// Whether requests of one process take turns for its CPU thread: several threads under a
+    /// global lock. Otherwise the dyno is a plain set of `concurrency` slots.
+    pub fn serialises_cpu(&self) -> bool {
+        self.gvl && self.threads > 1
+    }
+
+    /// Requests whose CPU work can run at once on one dyno: one per process under a lock.
+    pub fn cpu_threads(&self) -> u32 {
+        if self.serialises_cpu() {
+            self.processes
+        } else {
+            self.concurrency()
+        }
+    }
 }
 
 /// A crash the scenario schedules: `process` (index in the app), dyno number (1-based), time.
@@ -234,10 +239,36 @@ pub struct NetworkSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpaceSpec {
     pub name: String,
-    pub kind: Tier,
+    pub kind: SpaceKind,
     pub region: String,
     /// Trusted IP ranges on the ingress; `None` accepts every client.
     pub trusted_ips: Option<Vec<String>>,
+}
+
+/// The kind of a space, as written in `[[space]] kind`: which sizes run in it (the tier of the
+/// same name) and whether its dynos find each other by DNS (not in Fir spaces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpaceKind {
+    Private,
+    Shield,
+    Fir,
+}
+
+impl SpaceKind {
+    /// The tier of the sizes that run in a space of this kind.
+    pub fn tier(self) -> Tier {
+        match self {
+            SpaceKind::Private => Tier::Private,
+            SpaceKind::Shield => Tier::Shield,
+            SpaceKind::Fir => Tier::Fir,
+        }
+    }
+}
+
+impl std::fmt::Display for SpaceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.tier().fmt(f)
+    }
 }
 
 /// How an app's routers treat requests (Heroku HTTP routing).
@@ -265,32 +296,6 @@ impl Default for RouterSpec {
             keepalive: true,
         }
     }
-}
-
-/// A downstream call a request makes after its CPU work, holding its slot until it returns.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallSpec {
-    /// Callee app and process (indices into the configuration).
-    pub app: usize,
-    pub process: usize,
-    /// Calls made; in parallel (all at once) or one after the other.
-    pub count: u32,
-    pub parallel: bool,
-    /// How the call travels.
-    pub route: CallRoute,
-    /// The callee's work for this call (CPU, then its own calls, then wait).
-    pub cpu: Dist,
-    pub wait: Dist,
-    pub calls: Vec<CallSpec>,
-}
-
-/// How a call reaches the callee.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallRoute {
-    /// Inside one space, straight to a dyno (`<process>.<app>.app.localspace`, round robin).
-    Space,
-    /// Out through the callee app's public router.
-    PublicRouter,
 }
 
 /// Everything one simulation job needs, already validated.

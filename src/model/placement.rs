@@ -107,6 +107,14 @@ impl Instance {
     pub fn shared(&self) -> bool {
         matches!(self.pool, PoolKey::Shared(_))
     }
+
+    /// Dyno `dyno` (global index) of app `a` runs here.
+    pub fn add(&mut self, dyno: usize, a: usize) {
+        self.dynos.push(dyno);
+        if !self.apps.contains(&a) {
+            self.apps.push(a);
+        }
+    }
 }
 
 /// Where every dyno runs.
@@ -135,6 +143,168 @@ impl fmt::Display for PlacementError {
 /// per pool slot, and the round-robin cursor of the spread policy.
 type RegionPool = (BTreeMap<u32, usize>, Vec<u64>, u32);
 
+/// Where a dyno goes: an instance already in use, or a new one (to be added at the index the
+/// caller passed as `instances`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spot {
+    Existing(usize),
+    New(Instance),
+}
+
+/// The placement rules with their state (free memory per pool instance, round-robin cursors,
+/// dedicated instances handed out), so dynos can be placed one at a time: the whole formation
+/// at the start, and a dyno a formation policy adds during the run.
+#[derive(Debug, Clone)]
+pub struct Placer {
+    spec: PlacementSpec,
+    pools: BTreeMap<String, RegionPool>,
+    tenant_mb: u64,
+    dedicated: usize,
+}
+
+impl Placer {
+    pub fn new(spec: &PlacementSpec) -> Placer {
+        let pool_memory = spec.shared.instance.memory_mb;
+        Placer {
+            spec: *spec,
+            pools: BTreeMap::new(),
+            tenant_mb: (pool_memory as f64 * spec.shared.tenant_memory).round() as u64,
+            dedicated: 0,
+        }
+    }
+
+    /// Place one dyno of process `p` of app `a`; `instances` is the number of instances so far
+    /// (a [`Spot::New`] instance gets that index). `rng` is used only by the random policy.
+    pub fn place(
+        &mut self,
+        a: usize,
+        app: &AppSpec,
+        p: usize,
+        spaces: &[super::SpaceSpec],
+        instances: usize,
+        rng: &mut RngStream,
+    ) -> Result<Spot, PlacementError> {
+        let proc_ = &app.processes[p];
+        let spec = &self.spec;
+        let need = proc_.size.ram_mb;
+        if !proc_.size.tier.shares_host() {
+            // An instance of its own: the dyno's cores and memory, nobody else's.
+            let dedicated = self.dedicated;
+            let (name, pool) = match app.space {
+                Some(sp) => {
+                    let space = &spaces[sp].name;
+                    (
+                        format!("space.{space}.{dedicated}"),
+                        PoolKey::Space(space.clone()),
+                    )
+                }
+                None => (format!("dedicated.{dedicated}"), PoolKey::Dedicated),
+            };
+            self.dedicated += 1;
+            return Ok(Spot::New(Instance {
+                name,
+                pool,
+                kind: InstanceType {
+                    vcpus: proc_.size.vcpus,
+                    memory_mb: proc_.size.ram_mb,
+                    speed: 1.0,
+                },
+                tenant_memory_mb: 0,
+                dynos: Vec::new(),
+                apps: Vec::new(),
+            }));
+        }
+        let pool_memory = spec.shared.instance.memory_mb;
+        let tenant_mb = self.tenant_mb;
+        let (slots, free, next) = self.pools.entry(app.region.clone()).or_insert_with(|| {
+            (
+                BTreeMap::new(),
+                vec![pool_memory.saturating_sub(tenant_mb); spec.shared.instances as usize],
+                0,
+            )
+        });
+        let n = free.len() as u32;
+        let fits = |s: u32, free: &[u64]| free[s as usize] >= need;
+        let slot = match spec.policy {
+            PlacementPolicy::Spread => {
+                // Round robin from where the last dyno went, skipping full instances.
+                let found = (0..n).map(|i| (*next + i) % n).find(|&s| fits(s, free));
+                if let Some(s) = found {
+                    *next = (s + 1) % n.max(1);
+                }
+                found
+            }
+            PlacementPolicy::BinPack => (0..n).find(|&s| fits(s, free)),
+            PlacementPolicy::Random => {
+                let open: Vec<u32> = (0..n).filter(|&s| fits(s, free)).collect();
+                if open.is_empty() {
+                    None
+                } else {
+                    Some(open[rng.below(open.len() as u64) as usize])
+                }
+            }
+        };
+        let Some(slot) = slot else {
+            return Err(PlacementError {
+                app: a,
+                process: p,
+                message: format!(
+                    "the shared pool of region `{}` has no instance with {} MB free for a {} dyno ({} instances of {} MB, {:.0}% taken by other tenants); raise [placement] instances",
+                    app.region,
+                    need,
+                    proc_.size.display,
+                    n,
+                    pool_memory,
+                    spec.shared.tenant_memory * 100.0
+                ),
+            });
+        };
+        free[slot as usize] -= need;
+        if let Some(&idx) = slots.get(&slot) {
+            return Ok(Spot::Existing(idx));
+        }
+        slots.insert(slot, instances);
+        Ok(Spot::New(Instance {
+            name: format!("shared.{}.{slot}", app.region),
+            pool: PoolKey::Shared(app.region.clone()),
+            kind: spec.shared.instance,
+            tenant_memory_mb: tenant_mb,
+            dynos: Vec::new(),
+            apps: Vec::new(),
+        }))
+    }
+}
+
+/// Place every dyno of `apps`. `rng` is used only by the random policy. Returns the placement
+/// and the placer's state, to place more dynos later in the same pools.
+pub fn place_formation(
+    apps: &[AppSpec],
+    spaces: &[super::SpaceSpec],
+    spec: &PlacementSpec,
+    rng: &mut RngStream,
+) -> Result<(Placement, Placer), PlacementError> {
+    let mut placer = Placer::new(spec);
+    let mut instances: Vec<Instance> = Vec::new();
+    let mut of_dyno = Vec::new();
+    for (a, app) in apps.iter().enumerate() {
+        for (p, proc_) in app.processes.iter().enumerate() {
+            for _ in 0..proc_.count {
+                let dyno = of_dyno.len();
+                let idx = match placer.place(a, app, p, spaces, instances.len(), rng)? {
+                    Spot::Existing(i) => i,
+                    Spot::New(inst) => {
+                        instances.push(inst);
+                        instances.len() - 1
+                    }
+                };
+                instances[idx].add(dyno, a);
+                of_dyno.push(idx);
+            }
+        }
+    }
+    Ok((Placement { instances, of_dyno }, placer))
+}
+
 /// Place every dyno of `apps`. `rng` is used only by the random policy.
 pub fn place(
     apps: &[AppSpec],
@@ -142,108 +312,5 @@ pub fn place(
     spec: &PlacementSpec,
     rng: &mut RngStream,
 ) -> Result<Placement, PlacementError> {
-    let mut instances: Vec<Instance> = Vec::new();
-    let mut of_dyno = Vec::new();
-    let mut pools: BTreeMap<String, RegionPool> = BTreeMap::new();
-    let pool_memory = spec.shared.instance.memory_mb;
-    let tenant_mb = (pool_memory as f64 * spec.shared.tenant_memory).round() as u64;
-    let mut dedicated = 0usize;
-    for (a, app) in apps.iter().enumerate() {
-        for (p, proc_) in app.processes.iter().enumerate() {
-            let need = proc_.size.ram_mb;
-            for _ in 0..proc_.count {
-                let dyno = of_dyno.len();
-                if !proc_.size.tier.shares_host() {
-                    // An instance of its own: the dyno's cores and memory, nobody else's.
-                    let (name, pool) = match app.space {
-                        Some(sp) => {
-                            let space = &spaces[sp].name;
-                            (
-                                format!("space.{space}.{dedicated}"),
-                                PoolKey::Space(space.clone()),
-                            )
-                        }
-                        None => (format!("dedicated.{dedicated}"), PoolKey::Dedicated),
-                    };
-                    instances.push(Instance {
-                        name,
-                        pool,
-                        kind: InstanceType {
-                            vcpus: proc_.size.vcpus,
-                            memory_mb: proc_.size.ram_mb,
-                            speed: 1.0,
-                        },
-                        tenant_memory_mb: 0,
-                        dynos: vec![dyno],
-                        apps: vec![a],
-                    });
-                    dedicated += 1;
-                    of_dyno.push(instances.len() - 1);
-                    continue;
-                }
-                let (slots, free, next) = pools.entry(app.region.clone()).or_insert_with(|| {
-                    (
-                        BTreeMap::new(),
-                        vec![pool_memory.saturating_sub(tenant_mb); spec.shared.instances as usize],
-                        0,
-                    )
-                });
-                let n = free.len() as u32;
-                let fits = |s: u32, free: &[u64]| free[s as usize] >= need;
-                let slot = match spec.policy {
-                    PlacementPolicy::Spread => {
-                        // Round robin from where the last dyno went, skipping full instances.
-                        let found = (0..n).map(|i| (*next + i) % n).find(|&s| fits(s, free));
-                        if let Some(s) = found {
-                            *next = (s + 1) % n.max(1);
-                        }
-                        found
-                    }
-                    PlacementPolicy::BinPack => (0..n).find(|&s| fits(s, free)),
-                    PlacementPolicy::Random => {
-                        let open: Vec<u32> = (0..n).filter(|&s| fits(s, free)).collect();
-                        if open.is_empty() {
-                            None
-                        } else {
-                            Some(open[rng.below(open.len() as u64) as usize])
-                        }
-                    }
-                };
-                let Some(slot) = slot else {
-                    return Err(PlacementError {
-                        app: a,
-                        process: p,
-                        message: format!(
-                            "the shared pool of region `{}` has no instance with {} MB free for a {} dyno ({} instances of {} MB, {:.0}% taken by other tenants); raise [placement] instances",
-                            app.region,
-                            need,
-                            proc_.size.display,
-                            n,
-                            pool_memory,
-                            spec.shared.tenant_memory * 100.0
-                        ),
-                    });
-                };
-                free[slot as usize] -= need;
-                let idx = *slots.entry(slot).or_insert_with(|| {
-                    instances.push(Instance {
-                        name: format!("shared.{}.{slot}", app.region),
-                        pool: PoolKey::Shared(app.region.clone()),
-                        kind: spec.shared.instance,
-                        tenant_memory_mb: tenant_mb,
-                        dynos: Vec::new(),
-                        apps: Vec::new(),
-                    });
-                    instances.len() - 1
-                });
-                let inst = &mut instances[idx];
-                inst.dynos.push(dyno);
-                if !inst.apps.contains(&a) {
-                    inst.apps.push(a);
-                }
-                of_dyno.push(idx);
-            }
-        }
-    }
-    Ok(Placement { instances, of_dyno })
+    place_formation(apps, spaces, spec, rng).map(|(placement, _)| placement)
 }

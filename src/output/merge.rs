@@ -1,30 +1,36 @@
 //! `dynosim merge`: combine the folders of a sharded run into the folder one run would write.
 //!
 //! A shard folder holds the rows of its own jobs in every per-job CSV, a manifest naming the shard
-//! (`shard`, `jobs_total`, its `jobs`), and `shard-tiers.jsonl`: the latency histograms and window
-//! quantiles tiers.csv pools. tiers.csv pools over replications, which may sit in different shards,
-//! so it cannot be rebuilt from the shards' partial tiers.csv; the parts file carries what it needs,
-//! bit for bit, and the merged tiers.csv is computed by the same code as a single run's.
+//! (`shard`, `jobs_total`, its `jobs`) and recording each file's rows and hash, and
+//! `shard-tiers.jsonl`: the latency histograms and window quantiles tiers.csv pools. tiers.csv
+//! pools over replications, which may sit in different shards, so it cannot be rebuilt from the
+//! shards' partial tiers.csv; the parts file carries what it needs, bit for bit, and the merged
+//! tiers.csv is computed by the same code as a single run's.
 //!
 //! Per-job CSVs are merged by streaming: rows are copied in job order from whichever shard ran
 //! each job, re-encoded by the same CSV writer that wrote them, so the bytes are those of a single
-//! run and memory does not grow with the size of the files (requests.csv can be large).
+//! run and memory does not grow with the size of the files (requests.csv can be large). Every
+//! byte read is hashed on the way, and each file must match its manifest's record (rows and
+//! SHA-256) before the merged folder is committed: a shard damaged after its run is refused, with
+//! the shard and the file named, and nothing is written.
 
 use super::atomic::{OutputError, StagingDir};
+use super::folder::{self, TIER_PARTS_FILE, Table};
+use super::manifest::{
+    FileRecord, Hashing, Manifest, MergedFrom, RunInfo, ShardInfo, now_unix_s, record_files,
+};
 use super::plot::{PlotReport, draw_all};
 use super::tables::{TierPart, write_atomic, write_tier_parts};
+use crate::interrupt;
 use crate::model::Tier;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// The file in a shard folder that carries tiers.csv's inputs.
-pub const TIER_PARTS_FILE: &str = "shard-tiers.jsonl";
+use std::time::Instant;
 
 /// One [`TierPart`] as a line of `shard-tiers.jsonl`. Floats travel as their IEEE-754 bits and
 /// histograms as (bucket value, count) pairs, so nothing is rounded on the way.
@@ -78,22 +84,31 @@ pub fn write_tier_parts_file(dir: &Path, parts: &[TierPart]) -> Result<(), Outpu
     })
 }
 
-fn read_tier_parts(dir: &Path) -> Result<Vec<TierPart>, String> {
+/// The tier parts of a shard, and the record of the file as read.
+fn read_tier_parts(dir: &Path) -> Result<(Vec<TierPart>, FileRecord), String> {
     let path = dir.join(TIER_PARTS_FILE);
     let f = File::open(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let mut reader = BufReader::new(Hashing::new(f));
     let mut parts = Vec::new();
-    for (n, line) in BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let mut line = String::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        n += 1;
+        let read = reader
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        if read == 0 {
+            break;
+        }
         if line.trim().is_empty() {
             continue;
         }
-        let p: PartLine = serde_json::from_str(&line)
-            .map_err(|e| format!("`{}` line {}: {e}", path.display(), n + 1))?;
-        let mut h = hdrhistogram::Histogram::<u64>::new(p.sigfig)
-            .map_err(|e| format!("`{}` line {}: {e}", path.display(), n + 1))?;
+        let at = |e: &dyn fmt::Display| format!("`{}` line {n}: {e}", path.display());
+        let p: PartLine = serde_json::from_str(&line).map_err(|e| at(&e))?;
+        let mut h = hdrhistogram::Histogram::<u64>::new(p.sigfig).map_err(|e| at(&e))?;
         for (v, c) in p.hist {
-            h.record_n(v, c)
-                .map_err(|e| format!("`{}` line {}: {e}", path.display(), n + 1))?;
+            h.record_n(v, c).map_err(|e| at(&e))?;
         }
         parts.push(TierPart {
             job: p.job,
@@ -109,33 +124,49 @@ fn read_tier_parts(dir: &Path) -> Result<Vec<TierPart>, String> {
             window_p99_ms: p.window_p99_bits.into_iter().map(f64::from_bits).collect(),
         });
     }
-    Ok(parts)
+    let record = reader
+        .into_inner()
+        .finish(parts.len() as u64)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    Ok((parts, record))
 }
 
 /// Why a merge failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum MergeError {
-    /// The shard folders do not fit together (exit code 2): different scenarios, missing or
-    /// repeated jobs, files that do not match.
+    /// The shard folders do not fit together, or do not match their manifests, or `--out` is
+    /// refused (exit code 2): different scenarios, missing or repeated jobs, damaged files.
+    #[error("{0}")]
     Input(String),
     /// Writing the merged folder failed (exit code 1).
+    #[error(transparent)]
     Output(OutputError),
+    /// A stop was requested before the commit (exit code 130); nothing was written.
+    #[error(
+        "interrupted by {}; nothing was written and the previous results were left as they were",
+        interrupt::cause()
+    )]
+    Interrupted,
 }
 
-impl fmt::Display for MergeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl MergeError {
+    /// Bad input or usage (exit code 2), as opposed to a failure while writing.
+    pub fn is_bad_input(&self) -> bool {
         match self {
-            MergeError::Input(m) => f.write_str(m),
-            MergeError::Output(e) => write!(f, "{e}"),
+            MergeError::Input(_) => true,
+            MergeError::Output(e) => e.is_refusal(),
+            MergeError::Interrupted => false,
         }
     }
 }
 
-impl std::error::Error for MergeError {}
-
 impl From<OutputError> for MergeError {
     fn from(e: OutputError) -> Self {
-        MergeError::Output(e)
+        if e.is_interrupted() {
+            MergeError::Interrupted
+        } else {
+            MergeError::Output(e)
+        }
     }
 }
 
@@ -157,11 +188,13 @@ pub struct MergeReport {
 /// A shard folder as read from its manifest.
 struct ShardDir {
     dir: PathBuf,
-    manifest: Value,
-    index: u64,
-    count: u64,
-    /// (job, point, replication), in the manifest's order.
-    jobs: Vec<(usize, usize, u64)>,
+    /// `dir` resolved (absolute, symlinks followed), to compare with `--out`.
+    resolved: PathBuf,
+    manifest: Manifest,
+    run: RunInfo,
+    shard: ShardInfo,
+    /// The manifest's record of each data file.
+    files: BTreeMap<String, FileRecord>,
 }
 
 fn input(m: impl Into<String>) -> MergeError {
@@ -170,50 +203,37 @@ fn input(m: impl Into<String>) -> MergeError {
 
 impl ShardDir {
     fn read(dir: &Path) -> Result<ShardDir, MergeError> {
-        let path = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let manifest = Manifest::read(dir).map_err(|e| {
             input(format!(
-                "`{}` is not a dynosim output folder: cannot read its manifest.json ({e})",
+                "`{}` is not a dynosim output folder: {e}",
                 dir.display()
             ))
         })?;
-        let manifest: Value = serde_json::from_str(&text)
-            .map_err(|e| input(format!("`{}`: not valid JSON: {e}", path.display())))?;
-        let shard = manifest.get("shard").filter(|s| !s.is_null()).ok_or_else(|| {
+        let not_shard = || {
             input(format!(
                 "`{}` is not a shard folder (its manifest names no shard); merge takes the folders \
                  written by `dynosim run --shard K/N`",
                 dir.display()
             ))
-        })?;
-        let field = |v: &Value, k: &str| {
-            v.get(k).and_then(Value::as_u64).ok_or_else(|| {
-                input(format!(
-                    "`{}`: `{k}` is missing or not a number",
-                    path.display()
-                ))
-            })
         };
-        let (index, count) = (field(shard, "index")?, field(shard, "count")?);
-        let jobs = manifest
-            .get("jobs")
-            .and_then(Value::as_array)
-            .ok_or_else(|| input(format!("`{}`: `jobs` is missing", path.display())))?
-            .iter()
-            .map(|j| {
-                Ok((
-                    field(j, "job")? as usize,
-                    field(j, "point")? as usize,
-                    field(j, "replication")?,
-                ))
-            })
-            .collect::<Result<Vec<_>, MergeError>>()?;
+        let run = manifest.run.clone().ok_or_else(not_shard)?;
+        let shard = run.shard.ok_or_else(not_shard)?;
+        let files = manifest.files.clone().ok_or_else(|| {
+            input(format!(
+                "`{}`: its manifest records no row counts and hashes of its files (written by an \
+                 older dynosim?), so it cannot be checked; run the shard again",
+                dir.display()
+            ))
+        })?;
+        let resolved = folder::resolve(dir)
+            .map_err(|e| input(format!("cannot resolve `{}`: {e}", dir.display())))?;
         Ok(ShardDir {
             dir: dir.to_path_buf(),
+            resolved,
             manifest,
-            index,
-            count,
-            jobs,
+            run,
+            shard,
+            files,
         })
     }
 
@@ -221,24 +241,70 @@ impl ShardDir {
         format!(
             "`{}` (shard {}/{})",
             self.dir.display(),
-            self.index,
-            self.count
+            self.shard.index,
+            self.shard.count
         )
+    }
+
+    /// The manifest fields that must agree for shards to belong to one run.
+    fn identity(&self) -> [(&'static str, Value); 10] {
+        let (m, r) = (&self.manifest, &self.run);
+        fn v<T: Serialize>(x: &T) -> Value {
+            serde_json::to_value(x).unwrap_or(Value::Null)
+        }
+        [
+            ("scenario", v(&m.scenario)),
+            ("scenario_sha256", v(&m.scenario_sha256)),
+            ("seed", v(&m.seed)),
+            ("replications", v(&r.replications)),
+            ("common_random_numbers", v(&r.common_random_numbers)),
+            ("sweep_keys", v(&r.sweep_keys)),
+            ("points", v(&r.points)),
+            ("jobs_total", v(&r.jobs_total)),
+            ("dynosim_version", v(&m.dynosim_version)),
+            ("options.requests", v(&r.options.requests)),
+        ]
+    }
+
+    /// Check a file as read against the manifest's record of it.
+    fn verify(&self, file: &str, read: &FileRecord) -> Result<(), MergeError> {
+        let Some(want) = self.files.get(file) else {
+            return Err(input(format!(
+                "{}: `{file}` is not in its manifest's file records",
+                self.name()
+            )));
+        };
+        if want.rows != read.rows {
+            return Err(input(format!(
+                "{}: `{file}` has {} data row(s) but its manifest records {}: the file was \
+                 changed or cut short after the run; run the shard again",
+                self.name(),
+                read.rows,
+                want.rows
+            )));
+        }
+        if want.bytes != read.bytes || want.sha256 != read.sha256 {
+            return Err(input(format!(
+                "{}: `{file}` does not match its manifest ({} bytes with SHA-256 {}, recorded {} \
+                 bytes with {}): the file was changed after the run; run the shard again",
+                self.name(),
+                read.bytes,
+                &read.sha256[..12.min(read.sha256.len())],
+                want.bytes,
+                &want.sha256[..12.min(want.sha256.len())]
+            )));
+        }
+        Ok(())
     }
 }
 
-/// Manifest fields that must agree for shards to belong to one run.
-const SAME: [&str; 9] = [
-    "scenario",
-    "scenario_sha256",
-    "seed",
-    "replications",
-    "common_random_numbers",
-    "sweep_keys",
-    "points",
-    "jobs_total",
-    "dynosim_version",
-];
+fn stop_if_requested() -> Result<(), MergeError> {
+    if interrupt::requested() {
+        Err(MergeError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
 
 /// Merge the shard folders `dirs` into `out` (written atomically, plots included).
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
@@ -249,38 +315,38 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
         .iter()
         .map(|d| ShardDir::read(d))
         .collect::<Result<Vec<_>, _>>()?;
-    if let Ok(out_c) = out.canonicalize() {
-        for s in &shards {
-            if s.dir.canonicalize().is_ok_and(|d| d == out_c) {
-                return Err(input(format!(
-                    "--out `{}` is one of the shard folders; merge into a new folder",
-                    out.display()
-                )));
-            }
-        }
-    }
-    let first = &shards[0];
-    for s in &shards[1..] {
-        for key in SAME {
-            if s.manifest.get(key) != first.manifest.get(key) {
-                return Err(input(format!(
-                    "{} and {} are not shards of the same run: their `{key}` differs ({} vs {})",
-                    first.name(),
-                    s.name(),
-                    first.manifest.get(key).unwrap_or(&Value::Null),
-                    s.manifest.get(key).unwrap_or(&Value::Null),
-                )));
-            }
-        }
-        let req = |m: &Value| m.pointer("/options/requests").cloned();
-        if req(&s.manifest) != req(&first.manifest) {
+    // Replacing --out deletes what is there: it must not be, hold, or sit inside a shard.
+    let out_resolved = folder::resolve(out)
+        .map_err(|e| input(format!("cannot resolve --out `{}`: {e}", out.display())))?;
+    for s in &shards {
+        if folder::overlaps(&out_resolved, &s.resolved) {
+            let how = if out_resolved == s.resolved {
+                "is one of the shard folders"
+            } else if s.resolved.starts_with(&out_resolved) {
+                "contains the shard folder"
+            } else {
+                "is inside the shard folder"
+            };
             return Err(input(format!(
-                "{} and {} differ in --requests; run every shard with the same options",
-                first.name(),
+                "--out `{}` {how} {}; merge into a new folder",
+                out.display(),
                 s.name()
             )));
         }
-        if s.count != first.count {
+    }
+    let first = &shards[0];
+    let first_id = first.identity();
+    for s in &shards[1..] {
+        for ((key, a), (_, b)) in first_id.iter().zip(s.identity()) {
+            if *a != b {
+                return Err(input(format!(
+                    "{} and {} are not shards of the same run: their `{key}` differs ({a} vs {b})",
+                    first.name(),
+                    s.name(),
+                )));
+            }
+        }
+        if s.shard.count != first.shard.count {
             return Err(input(format!(
                 "{} and {} were split into different numbers of shards",
                 first.name(),
@@ -289,28 +355,24 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
         }
     }
     // Each shard once, each job exactly once.
-    let mut seen_shards: BTreeMap<u64, &ShardDir> = BTreeMap::new();
+    let mut seen_shards: BTreeMap<u32, &ShardDir> = BTreeMap::new();
     for s in &shards {
-        if let Some(other) = seen_shards.insert(s.index, s) {
+        if let Some(other) = seen_shards.insert(s.shard.index, s) {
             return Err(input(format!(
                 "shard {}/{} is given twice: {} and {}",
-                s.index,
-                s.count,
+                s.shard.index,
+                s.shard.count,
                 other.dir.display(),
                 s.dir.display()
             )));
         }
     }
-    let total = first
-        .manifest
-        .get("jobs_total")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| input(format!("{}: `jobs_total` is missing", first.name())))?
-        as usize;
+    let total = first.run.jobs_total;
     let mut owner: Vec<Option<usize>> = vec![None; total];
     let mut key_to_job: HashMap<(usize, u64), usize> = HashMap::new();
     for (si, s) in shards.iter().enumerate() {
-        for &(job, point, rep) in &s.jobs {
+        for j in &s.run.jobs {
+            let (job, point, rep) = (j.job, j.point, j.replication);
             if job >= total {
                 return Err(input(format!(
                     "{} lists job {job}, but the run has only {total} jobs",
@@ -326,12 +388,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
                 )));
             }
             owner[job] = Some(si);
-            key_to_job.insert((point, rep), job);
+            key_to_job.insert((point, u64::from(rep)), job);
         }
     }
     let missing: Vec<usize> = (0..total).filter(|&j| owner[j].is_none()).collect();
     if !missing.is_empty() {
-        let absent: BTreeSet<u64> = (0..first.count)
+        let absent: BTreeSet<u32> = (0..first.shard.count)
             .filter(|k| !seen_shards.contains_key(k))
             .collect();
         let shown: Vec<String> = missing.iter().take(10).map(|j| j.to_string()).collect();
@@ -350,47 +412,58 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
                         .map(|k| k.to_string())
                         .collect::<Vec<_>>()
                         .join(", "),
-                    first.count
+                    first.shard.count
                 )
             }
         )));
     }
     let owner: Vec<usize> = owner.into_iter().map(|o| o.unwrap_or(0)).collect();
 
-    // Same set of per-job CSV files everywhere.
-    let csvs = |s: &ShardDir| -> Result<BTreeSet<String>, MergeError> {
-        let rd = std::fs::read_dir(&s.dir)
-            .map_err(|e| input(format!("cannot list `{}`: {e}", s.dir.display())))?;
-        Ok(rd
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .filter(|n| n.ends_with(".csv") && n != "tiers.csv" && !n.starts_with('.'))
-            .collect())
-    };
-    let files = csvs(first)?;
-    for s in &shards[1..] {
-        let other = csvs(s)?;
+    // Same set of per-job CSV files everywhere, and the set each manifest records.
+    let files = per_job_csvs(first)?;
+    for s in &shards {
+        let other = per_job_csvs(s)?;
         if other != files {
-            let diff: Vec<&String> = files.symmetric_difference(&other).collect();
+            let diff: Vec<&str> = files
+                .symmetric_difference(&other)
+                .map(String::as_str)
+                .collect();
             return Err(input(format!(
                 "{} and {} hold different CSV files ({}); were they written by the same command?",
                 first.name(),
                 s.name(),
-                diff.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                diff.join(", ")
+            )));
+        }
+        let recorded: BTreeSet<String> = s
+            .files
+            .keys()
+            .filter(|f| f.ends_with(".csv") && f.as_str() != Table::Tiers.file())
+            .cloned()
+            .collect();
+        if recorded != other {
+            let diff: Vec<&str> = recorded
+                .symmetric_difference(&other)
+                .map(String::as_str)
+                .collect();
+            return Err(input(format!(
+                "{}: its CSV files do not match its manifest's records ({} present in only one); \
+                 run the shard again",
+                s.name(),
+                diff.join(", ")
             )));
         }
     }
 
     let stage = StagingDir::create(out)?;
     for file in &files {
+        stop_if_requested()?;
         merge_csv(&shards, file, &owner, &key_to_job, stage.path())?;
     }
     let mut parts = Vec::new();
     for (si, s) in shards.iter().enumerate() {
-        let p = read_tier_parts(&s.dir).map_err(MergeError::Input)?;
+        let (p, read) = read_tier_parts(&s.dir).map_err(MergeError::Input)?;
+        s.verify(TIER_PARTS_FILE, &read)?;
         if let Some(bad) = p.iter().find(|p| p.job >= total || owner[p.job] != si) {
             return Err(input(format!(
                 "{}: {TIER_PARTS_FILE} has job {}, which its manifest does not list",
@@ -402,13 +475,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
     }
     // Job order; within a job, the order the shard wrote (process order).
     parts.sort_by_key(|p| p.job);
-    let name = first
-        .manifest
-        .get("scenario")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    write_tier_parts(stage.path(), name, &parts)?;
+    write_tier_parts(stage.path(), &first.manifest.scenario, &parts)?;
 
+    stop_if_requested()?;
     let started = Instant::now();
     let plots = match draw_all(stage.path()) {
         Ok(r) => r,
@@ -419,61 +488,32 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
     };
     let plot_seconds = started.elapsed().as_secs_f64();
 
-    let mut manifest = first.manifest.clone();
-    let mut jobs: Vec<(usize, Value)> = Vec::new();
-    for s in &shards {
-        if let Some(list) = s.manifest.get("jobs").and_then(Value::as_array) {
-            for j in list {
-                let idx = j.get("job").and_then(Value::as_u64).unwrap_or(0) as usize;
-                jobs.push((idx, j.clone()));
-            }
-        }
-    }
-    jobs.sort_by_key(|j| j.0);
-    if let Some(m) = manifest.as_object_mut() {
-        m.insert(
-            "jobs".into(),
-            Value::Array(jobs.into_iter().map(|j| j.1).collect()),
-        );
-        m.insert("shard".into(), Value::Null);
-        m.insert(
-            "merged_from".into(),
-            Value::Array(
-                shards
-                    .iter()
-                    .map(|s| {
-                        json!({
-                            "folder": s.dir.display().to_string(),
-                            "shard": {"index": s.index, "count": s.count},
-                            "threads": s.manifest.pointer("/options/threads").cloned().unwrap_or(Value::Null),
-                            "written_at_unix_s": s.manifest.get("written_at_unix_s").cloned().unwrap_or(Value::Null),
-                        })
-                    })
-                    .collect(),
-            ),
-        );
-        if let Some(o) = m.get_mut("options").and_then(Value::as_object_mut) {
-            o.insert("threads".into(), Value::Null);
-        }
-        m.insert("plots".into(), json!(plots.files));
-        m.insert(
-            "written_at_unix_s".into(),
-            json!(
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0)
-            ),
-        );
-    }
-    let path = stage.path().join("manifest.json");
-    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-    write_atomic(&path, text.as_bytes()).map_err(|e| OutputError {
-        path,
-        what: "cannot write".into(),
-        source: e,
-    })?;
-    let folder = stage.commit()?;
+    let mut jobs: Vec<_> = shards.iter().flat_map(|s| s.run.jobs.clone()).collect();
+    jobs.sort_by_key(|j| j.job);
+    let mut run = first.run.clone();
+    run.jobs = jobs;
+    run.shard = None;
+    run.merged_from = Some(
+        shards
+            .iter()
+            .map(|s| MergedFrom {
+                folder: s.dir.display().to_string(),
+                shard: s.shard,
+                threads: s.run.options.threads,
+                written_at_unix_s: Some(s.run.written_at_unix_s),
+            })
+            .collect(),
+    );
+    run.options.threads = None;
+    run.plots = plots.files.clone();
+    run.written_at_unix_s = now_unix_s();
+    let manifest = Manifest {
+        run: Some(run),
+        files: Some(record_files(stage.path())?),
+        ..first.manifest.clone()
+    };
+    manifest.write(stage.path())?;
+    let folder = stage.commit_unless_interrupted()?;
     Ok(MergeReport {
         folder,
         shards: shards.len(),
@@ -483,13 +523,32 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
     })
 }
 
-/// One shard's rows of a CSV file, read one at a time.
+/// The per-job CSV files of a shard folder (every table but tiers.csv, which the merge
+/// recomputes from the tier parts).
+fn per_job_csvs(s: &ShardDir) -> Result<BTreeSet<String>, MergeError> {
+    let rd = std::fs::read_dir(&s.dir)
+        .map_err(|e| input(format!("cannot list `{}`: {e}", s.dir.display())))?;
+    Ok(rd
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n.ends_with(".csv") && n != Table::Tiers.file() && !n.starts_with('.'))
+        .collect())
+}
+
+/// The key columns of any per-job CSV row: which job it belongs to.
+#[derive(Deserialize)]
+struct JobKey {
+    point: usize,
+    replication: u64,
+}
+
+/// One shard's rows of a CSV file, read one at a time, hashed as they are read.
 struct RowStream {
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<Hashing<BufReader<File>>>,
+    header: csv::ByteRecord,
     next: Option<(usize, csv::ByteRecord)>,
+    rows: u64,
     path: PathBuf,
-    point_col: usize,
-    rep_col: usize,
 }
 
 impl RowStream {
@@ -503,24 +562,24 @@ impl RowStream {
             self.next = None;
             return Ok(());
         }
-        let cell = |i: usize| {
-            rec.get(i)
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .and_then(|s| s.parse::<u64>().ok())
-        };
-        let (Some(point), Some(rep)) = (cell(self.point_col), cell(self.rep_col)) else {
-            return Err(input(format!(
-                "`{}` line {}: no valid point/replication",
+        self.rows += 1;
+        let key: JobKey = rec.deserialize(Some(&self.header)).map_err(|e| {
+            input(format!(
+                "`{}` line {}: no valid point/replication ({e})",
                 self.path.display(),
                 rec.position().map_or(0, |p| p.line())
-            )));
-        };
-        let job = *key_to_job.get(&(point as usize, rep)).ok_or_else(|| {
-            input(format!(
-                "`{}` has rows for point {point}, replication {rep}, which no shard's manifest lists",
-                self.path.display()
             ))
         })?;
+        let job = *key_to_job
+            .get(&(key.point, key.replication))
+            .ok_or_else(|| {
+                input(format!(
+                    "`{}` has rows for point {}, replication {}, which no shard's manifest lists",
+                    self.path.display(),
+                    key.point,
+                    key.replication
+                ))
+            })?;
         self.next = Some((job, rec));
         Ok(())
     }
@@ -539,7 +598,7 @@ fn merge_csv(
         let path = s.dir.join(file);
         let f = File::open(&path)
             .map_err(|e| input(format!("cannot read `{}`: {e}", path.display())))?;
-        let mut reader = csv::Reader::from_reader(BufReader::new(f));
+        let mut reader = csv::Reader::from_reader(Hashing::new(BufReader::new(f)));
         let h = reader
             .byte_headers()
             .map_err(|e| input(format!("`{}`: {e}", path.display())))?
@@ -555,21 +614,20 @@ fn merge_csv(
             Some(_) => {}
             None => header = Some(h.clone()),
         }
-        let col = |name: &str| {
-            h.iter().position(|c| c == name.as_bytes()).ok_or_else(|| {
-                input(format!(
+        for name in ["point", "replication"] {
+            if !h.iter().any(|c| c == name.as_bytes()) {
+                return Err(input(format!(
                     "`{}` has no `{name}` column, so its rows cannot be matched to jobs",
                     path.display()
-                ))
-            })
-        };
-        let (point_col, rep_col) = (col("point")?, col("replication")?);
+                )));
+            }
+        }
         let mut rs = RowStream {
             reader,
+            header: h,
             next: None,
+            rows: 0,
             path,
-            point_col,
-            rep_col,
         };
         rs.advance(key_to_job)?;
         streams.push(rs);
@@ -599,7 +657,7 @@ fn merge_csv(
             s.advance(key_to_job)?;
         }
     }
-    for (s, shard) in streams.iter().zip(shards) {
+    for (s, shard) in streams.into_iter().zip(shards) {
         if let Some((job, _)) = &s.next {
             return Err(input(format!(
                 "`{}` has rows of job {job} out of job order or from another shard than {}",
@@ -607,6 +665,12 @@ fn merge_csv(
                 shard.name()
             )));
         }
+        let read = s
+            .reader
+            .into_inner()
+            .finish(s.rows)
+            .map_err(|e| input(format!("cannot read `{}`: {e}", s.path.display())))?;
+        shard.verify(file, &read)?;
     }
     let mut inner = w
         .into_inner()

@@ -166,20 +166,22 @@ impl<'a> Locator<'a> {
         }
     }
 
-    /// An error about the whole file (no line).
+    /// An error about the whole file, placed where the file begins (line 1, column 1): every
+    /// error about a file's content has a place, so tools and people can jump to it.
     pub fn error_file(&self, message: impl Into<String>) -> ScenarioError {
-        self.error_span(KeyPath::root(), None, message)
+        self.error_span(KeyPath::root(), Some(0..0), message)
     }
 }
 
-/// The closest candidate by edit distance, if it is close enough to be a likely typo.
+/// The closest candidate by edit distance (Levenshtein, in characters), if it is close enough to
+/// be a likely typo: at most a third of the longer name's length, and at least one edit.
 pub fn did_you_mean<'c>(
     input: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
     let mut best: Option<(&str, usize)> = None;
     for c in candidates {
-        let d = levenshtein(input, c);
+        let d = strsim::levenshtein(input, c);
         if best.is_none_or(|(_, bd)| d < bd) {
             best = Some((c, d));
         }
@@ -188,16 +190,20 @@ pub fn did_you_mean<'c>(
         .map(|(c, _)| c)
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean_finds_close_names_only() {
+        let kinds = ["poisson", "interval"];
+        assert_eq!(did_you_mean("poison", kinds), Some("poisson"));
+        assert_eq!(did_you_mean("intervall", kinds), Some("interval"));
+        assert_eq!(did_you_mean("gamma", kinds), None);
+        // The first of equally close candidates wins (file order is stable).
+        assert_eq!(did_you_mean("ab", ["aa", "bb"]), Some("aa"));
+        // One edit is always close enough, even for short names.
+        assert_eq!(did_you_mean("m", ["s", "ms"]), Some("s"));
+        assert_eq!(did_you_mean("x", std::iter::empty()), None);
     }
-    prev[b.len()]
 }

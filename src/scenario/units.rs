@@ -2,10 +2,68 @@
 
 use crate::engine::SimDuration;
 
+/// Where the unit of the first part of `t` starts (an exponent, `1e3ms`, is part of the number).
+fn unit_start(t: &str) -> Option<usize> {
+    let is_unit = |c: char| c.is_alphabetic() || c == 'µ';
+    let i = t.find(is_unit)?;
+    let after = &t[i + 1..];
+    if t[i..].starts_with(['e', 'E'])
+        && after.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
+    {
+        Some(i + 1 + after.find(is_unit)?)
+    } else {
+        Some(i)
+    }
+}
+
+/// `"11h30m"` as `("11h", "30m")`: a part, then the rest starting with a digit; `None` for a
+/// single part.
+fn compound(t: &str) -> Option<(&str, &str)> {
+    let u = unit_start(t)?;
+    let rest = t[u..].find(|c: char| c.is_ascii_digit())? + u;
+    Some((&t[..rest], &t[rest..]))
+}
+
+/// The unit of the first part of a duration (`"30m15s"`: `"m"`).
+fn unit_of(t: &str) -> &str {
+    let Some(u) = unit_start(t) else { return "" };
+    let end = t[u..]
+        .find(|c: char| c.is_ascii_digit())
+        .map_or(t.len(), |e| e + u);
+    &t[u..end]
+}
+
+/// Units from the smallest: a compound duration's parts must fall in rank.
+fn unit_rank(unit: &str) -> usize {
+    match unit {
+        "ns" => 0,
+        "us" | "µs" => 1,
+        "ms" => 2,
+        "s" => 3,
+        "m" | "min" => 4,
+        "h" => 5,
+        "d" => 6,
+        _ => 7,
+    }
+}
+
 /// Parse a duration such as `"1.5s"` or `"250ms"`. Units: ns, us (or µs), ms, s, m, h, d.
 /// A bare `"0"` is accepted; any other number needs a unit, so `"5"` is never silently seconds.
+/// Parts add up, largest unit first: `"11h30m"`, `"1d2h"`, `"1m30s"` (times of day in stages).
 pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
     let t = text.trim();
+    if let Some((head, rest)) = compound(t) {
+        let (a, b) = (parse_duration(head)?, parse_duration(rest)?);
+        let (ua, ub) = (unit_of(head), unit_of(rest));
+        if unit_rank(ua) <= unit_rank(ub) {
+            return Err(format!(
+                "`{text}`: the parts of a duration go from the largest unit to the smallest, each once (e.g. \"1h30m\")"
+            ));
+        }
+        return Ok(SimDuration::from_nanos(
+            a.as_nanos().saturating_add(b.as_nanos()),
+        ));
+    }
     if t == "0" {
         return Ok(SimDuration::ZERO);
     }
@@ -55,6 +113,19 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compound_durations_add_their_parts_largest_unit_first() {
+        let d = |t: &str| parse_duration(t).map(|d| d.as_nanos());
+        assert_eq!(d("11h30m"), Ok(41_400 * 1_000_000_000));
+        assert_eq!(d("1d2h3m4s"), Ok(93_784 * 1_000_000_000));
+        assert_eq!(d("1m0.5s"), Ok(60_500_000_000));
+        assert_eq!(d("1e3ms"), Ok(1_000_000_000));
+        assert!(d("30m1h").unwrap_err().contains("largest unit"));
+        assert!(d("1h1h").unwrap_err().contains("largest unit"));
+        assert!(d("1h30").is_err());
+        assert!(d("1h-5m").is_err());
+    }
 
     #[test]
     fn units() {

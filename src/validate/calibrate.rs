@@ -11,6 +11,7 @@ use super::loadgen::{self, Target};
 use super::real::PORT;
 use super::spin::{self, mono_ns};
 use crate::exec::{Dyno, JailConfig, Limits, Output};
+use crate::stats::quantile_of;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -134,11 +135,6 @@ impl Calibration {
     }
 }
 
-fn quantile(v: &mut [f64], q: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    super::compare::quantile(v, q)
-}
-
 struct Slug(PathBuf);
 
 impl Drop for Slug {
@@ -248,7 +244,7 @@ pub fn calibrate(mut say: impl FnMut(&str)) -> Result<Calibration, String> {
     let mut speeds: Vec<f64> = (0..5)
         .map(|_| on_cpu(cpu, || spin::measure_speed(Duration::from_millis(200))))
         .collect();
-    let iters = quantile(&mut speeds, 0.5);
+    let iters = quantile_of(&mut speeds, 0.5);
     let spread = (speeds[speeds.len() - 1] - speeds[0]) / iters;
     say(&format!(
         "spin: {iters:.4e} iterations per CPU-second (spread {:.2}%)",
@@ -277,8 +273,8 @@ pub fn calibrate(mut say: impl FnMut(&str)) -> Result<Calibration, String> {
     let probe = on_cpu(gen_cpu, move || loadgen::probe(&t, 500))?;
     let mut rtt: Vec<f64> = probe.iter().map(|n| *n as f64 * 1e-6).collect();
     let network = Network {
-        rtt_p50_ms: quantile(&mut rtt, 0.5),
-        rtt_p99_ms: quantile(&mut rtt, 0.99),
+        rtt_p50_ms: quantile_of(&mut rtt, 0.5),
+        rtt_p99_ms: quantile_of(&mut rtt, 0.99),
     };
     say(&format!(
         "request path: round trip p50 {:.3} ms, p99 {:.3} ms",
@@ -322,11 +318,11 @@ pub fn calibrate(mut say: impl FnMut(&str)) -> Result<Calibration, String> {
     let quota = Quota {
         cores: q,
         request_ms: c_ms,
-        p50_ms: quantile(&mut lat_ms, 0.5),
-        p99_ms: quantile(&mut lat_ms, 0.99),
+        p50_ms: quantile_of(&mut lat_ms, 0.5),
+        p99_ms: quantile_of(&mut lat_ms, 0.99),
         closed_form_ms: c_ms + ((c_ms / quota_ms).ceil() - 1.0) * (period_ms - quota_ms),
-        model_p50_ms: quantile(&mut model.clone(), 0.5),
-        model_p99_ms: quantile(&mut model, 0.99),
+        model_p50_ms: quantile_of(&mut model.clone(), 0.5),
+        model_p99_ms: quantile_of(&mut model, 0.99),
         throttled_per_request: (th1 - th0) as f64 / f64::from(n),
     };
     say(&format!(

@@ -4,16 +4,13 @@
 use super::app::{AppConfig, BurnConfig, SpinMode};
 use super::calibrate::{Calibration, calibrate};
 use super::compare::Tolerances;
+use super::verdict::Decision;
 use super::{ValidateError, ValidateOptions, validate};
+use crate::cli::{CliError, Exit};
 use crate::scenario::{Scenario, parse_duration};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-/// Exit status when the comparison is outside the tolerances.
-pub const EXIT_OUT_OF_TOLERANCE: u8 = 3;
 
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map(|d| Duration::from_nanos(d.as_nanos()))
@@ -59,10 +56,11 @@ pub struct ValidateArgs {
     /// Run length, real and simulated (default: the scenario's duration), e.g. 60s.
     #[arg(long, value_parser = duration)]
     pub duration: Option<Duration>,
-    /// Output folder; results go to <DIR>/validation/ (default: outputs/<scenario name>).
+    /// Output folder; the results go to DIR/validation/ (comparison.csv and the real and
+    /// simulated tables; docs/validation.md) [default: outputs/<scenario name>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Sweep point to run.
+    /// Sweep point to run (its index, as `dynosim check` lists the points).
     #[arg(long, default_value_t = 0)]
     pub point: usize,
     /// Largest allowed |relative error| of p50 (0.1 or 10%).
@@ -80,22 +78,37 @@ pub struct ValidateArgs {
     /// How the app burns CPU.
     #[arg(long, value_enum, default_value_t = SpinArg::Work)]
     pub spin: SpinArg,
-    /// At most this many shared-tier dynos on the instance.
+    /// At most this many shared-tier dynos on the instance (this machine), 1 to 64.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_shared_dynos: u32,
-    /// Flag the run when steal exceeds this fraction of CPU time.
+    /// Host too noisy (verdict inconclusive, exit 4) above this steal on the dynos' CPUs (0.05
+    /// or 5%; steal is time the hypervisor gave this machine's CPUs to other guests).
     #[arg(long, value_parser = fraction, default_value = "0.05")]
     pub max_steal: f64,
-    /// Run the real side N times (same requests, same lifecycle): pooled quantiles with 95%
-    /// bootstrap intervals in comparison.csv.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub repeat: u32,
+    /// Host too noisy above this share of the dynos' CPUs taken by other processes.
+    #[arg(long, value_parser = fraction, default_value = "0.05")]
+    pub max_other_cpu: f64,
+    /// Host too noisy when the achieved CPU speed is further than this from the calibrated one.
+    #[arg(long, value_parser = fraction, default_value = "0.10")]
+    pub max_speed_drift: f64,
+    /// Run the real side exactly N times (same requests, same lifecycle). Default: the
+    /// sequential rule: 30 s runs repeated while the verdict is undecided, within --max-real.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: Option<u32>,
+    /// The sequential rule's budget of real run time.
+    #[arg(long, value_parser = duration, default_value = "90s")]
+    pub max_real: Duration,
+    /// Simulate the dynos with this multiple of their cpu_quota (a deliberately mis-set model,
+    /// for testing that a wrong model is found out).
+    #[arg(long, hide = true, default_value_t = 1.0)]
+    pub sim_quota_factor: f64,
 }
 
 /// `dynosim calibrate`.
 #[derive(Args, Debug)]
 pub struct CalibrateArgs {
-    /// Where to write the calibration file.
+    /// Where to write the calibration file (TOML; give it to `dynosim validate --calibration`
+    /// or a scenario's `calibration` key).
     #[arg(long, default_value = "calibration.toml")]
     pub out: PathBuf,
 }
@@ -140,31 +153,26 @@ pub struct BurnArgs {
     pub flips_ns: String,
 }
 
-/// Run `dynosim validate`: 0 within the tolerances, 3 outside, 2 bad input, 1 a failure, 130
-/// interrupted.
-pub fn run_validate(args: &ValidateArgs) -> ExitCode {
-    let scenario = match Scenario::load(&args.scenario) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+/// Run `dynosim validate`: 0 within the tolerances, 3 outside, 4 inconclusive (undecided or
+/// the host too noisy), 2 bad input, 1 a failure, 130 interrupted.
+pub fn run_validate(args: &ValidateArgs) -> Result<Exit, CliError> {
+    let scenario = Scenario::load(&args.scenario)?;
     // The flag wins over the scenario's `calibration` key.
     let calibration = match args.calibration.as_ref().or(scenario.calibration.as_ref()) {
-        Some(p) => match Calibration::load(p) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                eprintln!("error: calibration: {e}");
-                return ExitCode::from(2);
-            }
-        },
+        Some(p) => {
+            Some(Calibration::load(p).map_err(|e| CliError::Usage(format!("calibration: {e}")))?)
+        }
         None => None,
     };
-    let _ = ctrlc::set_handler(|| {
-        super::real::STOP.store(true, Ordering::SeqCst);
-        crate::run::INTERRUPTED.store(true, Ordering::SeqCst);
-    });
+    if !(args.sim_quota_factor.is_finite() && args.sim_quota_factor > 0.0) {
+        return Err(CliError::Usage(
+            "--sim-quota-factor must be a positive number".into(),
+        ));
+    }
+    // SIGINT, SIGTERM and SIGHUP stop the real run alike: the generator stops sending and every
+    // dyno is torn down (crate::interrupt).
+    crate::interrupt::install()
+        .map_err(|e| CliError::Failed(format!("cannot catch SIGINT/SIGTERM/SIGHUP: {e}")))?;
     let opts = ValidateOptions {
         out: args
             .out
@@ -180,73 +188,98 @@ pub fn run_validate(args: &ValidateArgs) -> ExitCode {
         calibration,
         spin: args.spin.into(),
         max_shared_dynos: args.max_shared_dynos,
-        max_steal: args.max_steal,
+        host_limits: super::host::HostLimits {
+            steal: args.max_steal,
+            other_cpu: args.max_other_cpu,
+            speed_drift: args.max_speed_drift,
+        },
         program: None,
-        repeat: args.repeat as usize,
+        repeat: args.repeat.map(|r| r as usize),
+        max_real: args.max_real,
+        sim_quota_factor: args.sim_quota_factor,
     };
-    let v = match validate(&scenario, &opts, |m| eprintln!("{m}")) {
-        Ok(v) => v,
-        Err(ValidateError::Scenario(m)) => {
-            eprintln!("error: {}: {m}", scenario.file);
-            return ExitCode::from(2);
-        }
-        Err(ValidateError::Interrupted) => {
-            eprintln!("error: {}", ValidateError::Interrupted);
-            return ExitCode::from(130);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let v = validate(&scenario, &opts, |m| eprintln!("{m}")).map_err(|e| match e {
+        ValidateError::Scenario(m) => CliError::Usage(format!("{}: {m}", scenario.file)),
+        ValidateError::Interrupted => CliError::Interrupted(e.to_string()),
+        e => CliError::Failed(e.to_string()),
+    })?;
+    print_verdict(&v, &opts);
+    // The verdict and its reasons are printed above; the exit status carries the decision.
+    Ok(match v.run.decision {
+        Decision::Ok => Exit::Success,
+        Decision::Out => Exit::OutOfTolerance,
+        Decision::Inconclusive => Exit::Inconclusive,
+    })
+}
+
+fn pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:+.1}%", x * 100.0)
+    } else {
+        "-".into()
+    }
+}
+
+/// The printed table: per tier, the real run, the as-measured simulation (the verdict's) with
+/// the 95 % interval of its errors, and the as-scheduled one beside it; then the host.
+fn print_verdict(v: &super::Verdict, opts: &ValidateOptions) {
     println!(
-        "{:<12} {:<14} {:>7} {:>7} | {:>9} {:>9} {:>7} | {:>9} {:>9} {:>7} | {:>9} {:>9} {:>7} | {:>6}  verdict",
+        "{:<12} {:<14} {:>6} | {:>8} {:>8} {:>7} {:>17} | {:>8} {:>8} {:>7} {:>17} | {:>7} {:>7} | {:>6}  verdict",
         "tier",
         "size",
-        "n real",
-        "n sim",
+        "n",
         "p50 real",
-        "p50 sim",
+        "measured",
         "err",
+        "95% interval",
         "p99 real",
-        "p99 sim",
+        "measured",
         "err",
-        "mean real",
-        "mean sim",
-        "err",
+        "95% interval",
+        "p50 sch",
+        "p99 sch",
         "KS"
     );
     for r in &v.rows {
+        let ci = |q: usize| {
+            r.judgement.as_ref().map_or("-".to_string(), |j| {
+                format!("[{}, {}]", pct(j.errors[q].lo), pct(j.errors[q].hi))
+            })
+        };
         println!(
-            "{:<12} {:<14} {:>7} {:>7} | {:>9.2} {:>9.2} {:>+6.1}% | {:>9.2} {:>9.2} {:>+6.1}% | {:>9.2} {:>9.2} {:>+6.1}% | {:>6.3}  {}",
+            "{:<12} {:<14} {:>6} | {:>8.2} {:>8.2} {:>7} {:>17} | {:>8.2} {:>8.2} {:>7} {:>17} | {:>7} {:>7} | {:>6.3}  {}",
             r.tier,
             r.size,
             r.n_real,
-            r.n_sim,
             r.real[0],
-            r.sim[0],
-            r.error(0) * 100.0,
+            r.measured[0],
+            pct(r.measured_error(0)),
+            ci(0),
             r.real[2],
-            r.sim[2],
-            r.error(2) * 100.0,
-            r.real[3],
-            r.sim[3],
-            r.error(3) * 100.0,
+            r.measured[2],
+            pct(r.measured_error(2)),
+            ci(1),
+            pct(r.error(0)),
+            pct(r.error(2)),
             r.ks,
-            if r.pass { "ok" } else { "OUT OF TOLERANCE" }
+            r.decision()
         );
     }
-    for r in v.rows.iter().filter(|r| r.repetitions > 1) {
-        println!(
-            "{} {}: {} real runs pooled; 95% bootstrap interval of p50 [{:.2}, {:.2}], p99 [{:.2}, {:.2}] ms",
-            r.tier,
-            r.size,
-            r.repetitions,
-            r.real_ci[0].0,
-            r.real_ci[0].1,
-            r.real_ci[2].0,
-            r.real_ci[2].1
-        );
+    let h = &v.host;
+    println!(
+        "as measured: each request's measured CPU time replayed at speed 1, {:.2}% lost capacity (steal {:.2}% + taken by other processes {}, on the dynos' CPUs; they used {:.1}% of those CPUs, mostly idle time); achieved CPU speed {:.3} of the calibrated one (spread p10-p90 {:.1}%)",
+        h.lost_capacity() * 100.0,
+        h.steal_dyno_cpus * 100.0,
+        super::fmt_pct(h.interference),
+        h.other_cpu * 100.0,
+        h.speed,
+        h.speed_spread * 100.0
+    );
+    println!(
+        "as scheduled (\"sch\"): the scenario's demands; the difference from as measured is the host's drift"
+    );
+    if let Some(r) = v.rows.first().filter(|r| r.repetitions > 1) {
+        println!("{} real runs pooled", r.repetitions);
     }
     if !v.lifecycle.is_empty() {
         println!("lifecycle (real | sim):");
@@ -258,16 +291,11 @@ pub fn run_validate(args: &ValidateArgs) -> ExitCode {
         }
     }
     println!(
-        "steal during the real run: {:.2}% of CPU time{}",
-        v.steal * 100.0,
-        if v.steal > opts.max_steal {
-            " (above --max-steal: the host was busy; treat the result with care)"
-        } else {
-            ""
-        }
+        "steal during the real run: {:.2}% of the machine's CPU time",
+        v.steal * 100.0
     );
     println!(
-        "tolerances: |p50 error| <= {:.0}%, |p99 error| <= {:.0}%{}; results in {}",
+        "tolerances: |p50 error| <= {:.0}%, |p99 error| <= {:.0}%{} (95% intervals, as measured); results in {}",
         opts.tolerances.p50 * 100.0,
         opts.tolerances.p99 * 100.0,
         opts.tolerances
@@ -276,38 +304,30 @@ pub fn run_validate(args: &ValidateArgs) -> ExitCode {
             .unwrap_or_default(),
         v.folder.display()
     );
-    if v.pass {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_OUT_OF_TOLERANCE)
+    match &v.run.reason {
+        Some(why) => println!("verdict: {}: {why}", v.run.decision.as_str()),
+        None => println!("verdict: {}", v.run.decision.as_str()),
     }
 }
 
 /// Run `dynosim calibrate`.
-pub fn run_calibrate(args: &CalibrateArgs) -> ExitCode {
+pub fn run_calibrate(args: &CalibrateArgs) -> Result<Exit, CliError> {
     // SAFETY: geteuid(2) has no side effects.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("error: calibrate starts real dynos and must run as root");
-        return ExitCode::from(1);
+        return Err(CliError::Failed(
+            "calibrate starts real dynos and must run as root".into(),
+        ));
     }
-    match calibrate(|m| eprintln!("{m}")) {
-        Ok(c) => {
-            if let Err(e) = crate::output::write_atomic(&args.out, c.to_toml().as_bytes()) {
-                eprintln!("error: {}: {e}", args.out.display());
-                return ExitCode::from(1);
-            }
-            eprintln!("wrote {}", args.out.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: calibrate: {e}");
-            ExitCode::from(1)
-        }
-    }
+    let c =
+        calibrate(|m| eprintln!("{m}")).map_err(|e| CliError::Failed(format!("calibrate: {e}")))?;
+    crate::output::write_atomic(&args.out, c.to_toml().as_bytes())
+        .map_err(|e| CliError::Failed(format!("{}: {e}", args.out.display())))?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(Exit::Success)
 }
 
 /// Run `dynosim app` until killed.
-pub fn run_app(args: &AppArgs) -> ExitCode {
+pub fn run_app(args: &AppArgs) -> Result<Exit, CliError> {
     let port = args
         .port
         .or_else(|| std::env::var("PORT").ok().and_then(|p| p.parse().ok()))
@@ -323,26 +343,18 @@ pub fn run_app(args: &AppArgs) -> ExitCode {
         mode: args.spin.into(),
         boot: Duration::from_nanos(args.boot_ns),
     };
-    match super::app::serve(cfg) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: app: {e}");
-            ExitCode::from(1)
-        }
-    }
+    super::app::serve(cfg).map_err(|e| CliError::Failed(format!("app: {e}")))?;
+    Ok(Exit::Success)
 }
 
 /// Run `dynosim burn` until its end time.
-pub fn run_burn(args: &BurnArgs) -> ExitCode {
+pub fn run_burn(args: &BurnArgs) -> Result<Exit, CliError> {
     let mut flips = Vec::new();
     for f in args.flips_ns.split(',').filter(|f| !f.trim().is_empty()) {
-        match f.trim().parse::<u64>() {
-            Ok(v) => flips.push(v),
-            Err(_) => {
-                eprintln!("error: --flips-ns: `{f}` is not a whole number of ns");
-                return ExitCode::from(2);
-            }
-        }
+        let v = f.trim().parse::<u64>().map_err(|_| {
+            CliError::Usage(format!("--flips-ns: `{f}` is not a whole number of ns"))
+        })?;
+        flips.push(v);
     }
     super::app::burn(BurnConfig {
         t0_ns: args.t0_ns,
@@ -351,5 +363,5 @@ pub fn run_burn(args: &BurnArgs) -> ExitCode {
         flips_ns: flips,
         end_ns: args.end_ns,
     });
-    ExitCode::SUCCESS
+    Ok(Exit::Success)
 }

@@ -8,6 +8,7 @@
 
 use crate::engine::SeedTree;
 use crate::output::{OutputError, fmt_f64};
+use crate::stats::{mean, quantile};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -78,15 +79,6 @@ pub fn read_requests(path: &Path, tier_of: TierOf<'_>) -> Result<Samples, String
     Ok(out)
 }
 
-/// Nearest-rank quantile of sorted values.
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let k = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[k - 1]
-}
-
 /// Two-sample Kolmogorov-Smirnov distance of the logs of two samples (sorted, positive).
 /// The log is monotone, so this equals the distance of the raw samples; it is named for what
 /// it measures: a difference of shape on a log scale.
@@ -135,7 +127,14 @@ pub struct Row {
     pub repetitions: usize,
     /// 95 % percentile-bootstrap interval of each real statistic (p50, p90, p99, mean), ms.
     pub real_ci: [(f64, f64); 4],
-    /// Within the tolerances.
+    /// Completed requests in the as-measured simulation(s), pooled.
+    pub n_measured: usize,
+    /// (p50, p90, p99, mean) of the as-measured simulation(s), ms.
+    pub measured: [f64; 4],
+    /// The as-measured verdict with its intervals (set by `validate`).
+    pub judgement: Option<super::verdict::Judgement>,
+    /// Within the tolerances: as compared here, point errors of the as-scheduled simulation;
+    /// `validate` replaces it with the as-measured verdict being ok.
     pub pass: bool,
 }
 
@@ -144,15 +143,26 @@ impl Row {
     pub fn error(&self, i: usize) -> f64 {
         (self.sim[i] - self.real[i]) / self.real[i]
     }
+
+    /// Relative error (as measured - real) / real of statistic `i`.
+    pub fn measured_error(&self, i: usize) -> f64 {
+        (self.measured[i] - self.real[i]) / self.real[i]
+    }
+
+    /// The as-measured verdict's name (`ok`, `out`, `inconclusive`; empty if not judged).
+    pub fn decision(&self) -> &'static str {
+        self.judgement.as_ref().map_or("", |j| j.decision.as_str())
+    }
 }
 
-fn stats(v: &[f64]) -> [f64; 4] {
-    let mean = if v.is_empty() {
-        f64::NAN
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    };
-    [quantile(v, 0.5), quantile(v, 0.9), quantile(v, 0.99), mean]
+/// (p50, p90, p99, mean) of sorted values.
+pub fn stats(v: &[f64]) -> [f64; 4] {
+    [
+        quantile(v, 0.5),
+        quantile(v, 0.9),
+        quantile(v, 0.99),
+        mean(v.iter().copied()),
+    ]
 }
 
 /// Bootstrap resamples per interval.
@@ -231,6 +241,9 @@ pub fn compare(real: &[Samples], sim: &Samples, tol: &Tolerances, seed: u64) -> 
                 paired_median_ratio: quantile(&ratios, 0.5),
                 repetitions: real.len(),
                 real_ci: bootstrap(&groups, seed),
+                n_measured: 0,
+                measured: [f64::NAN; 4],
+                judgement: None,
                 pass: false,
             };
             row.pass = row.error(0).abs() <= tol.p50
@@ -285,6 +298,25 @@ pub const COMPARISON_COLUMNS: &[&str] = &[
     "p99_real_ci_hi_ms",
     "mean_real_ci_lo_ms",
     "mean_real_ci_hi_ms",
+    "requests_measured",
+    "p50_measured_ms",
+    "p50_measured_error",
+    "p50_measured_error_ci_lo",
+    "p50_measured_error_ci_hi",
+    "p99_measured_ms",
+    "p99_measured_error",
+    "p99_measured_error_ci_lo",
+    "p99_measured_error_ci_hi",
+    "mean_measured_ms",
+    "mean_measured_error",
+    "speed_achieved",
+    "speed_spread",
+    "steal_dyno_cpus",
+    "other_cpu_fraction",
+    "interference",
+    "other_dynosim_cpu_fraction",
+    "lost_capacity",
+    "verdict",
 ];
 
 /// Write comparison.csv.
@@ -293,6 +325,7 @@ pub fn write_comparison(
     scenario: &str,
     rows: &[Row],
     steal: f64,
+    host: &super::host::HostLoad,
     tol: &Tolerances,
 ) -> Result<(), OutputError> {
     let mut w = csv::Writer::from_path(path).map_err(|e| out_err(path, e))?;
@@ -325,6 +358,26 @@ pub fn write_comparison(
             rec.push(fmt_f64(lo, 4));
             rec.push(fmt_f64(hi, 4));
         }
+        rec.push(r.n_measured.to_string());
+        for (i, q) in [(0, 0), (2, 1)] {
+            rec.push(fmt_f64(r.measured[i], 4));
+            rec.push(fmt_f64(r.measured_error(i), 4));
+            let ci = r.judgement.as_ref().map(|j| j.errors[q]);
+            rec.push(ci.map_or(String::new(), |c| fmt_f64(c.lo, 4)));
+            rec.push(ci.map_or(String::new(), |c| fmt_f64(c.hi, 4)));
+        }
+        rec.extend([
+            fmt_f64(r.measured[3], 4),
+            fmt_f64(r.measured_error(3), 4),
+            fmt_f64(host.speed, 4),
+            fmt_f64(host.speed_spread, 4),
+            fmt_f64(host.steal_dyno_cpus, 4),
+            fmt_f64(host.other_cpu, 4),
+            fmt_f64(host.interference, 4),
+            fmt_f64(host.rivals, 4),
+            fmt_f64(host.lost_capacity(), 4),
+            r.decision().to_string(),
+        ]);
         w.write_record(&rec).map_err(|e| out_err(path, e))?;
     }
     w.flush().map_err(|e| out_err(path, e))
@@ -387,10 +440,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantiles_and_ks() {
+    fn ks_distances() {
         let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(quantile(&v, 0.5), 50.0);
-        assert_eq!(quantile(&v, 0.99), 99.0);
         assert_eq!(ks_log(&v, &v), 0.0);
         let w: Vec<f64> = (101..=200).map(f64::from).collect();
         assert_eq!(ks_log(&v, &w), 1.0);

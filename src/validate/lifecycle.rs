@@ -203,13 +203,7 @@ pub fn compare(real_dirs: &[&Path], sim_dir: &Path) -> Result<(Vec<Metric>, Vec<
             let mean = |x: (f64, f64)| if x.0 > 0.0 { x.1 / x.0 } else { f64::NAN };
             put(&app, "held_mean_ms", mean(rh), mean(sh), first);
             let (rg, sg) = gaps.get(&app).cloned().unwrap_or_default();
-            let avg = |v: &[f64]| {
-                if v.is_empty() {
-                    f64::NAN
-                } else {
-                    v.iter().sum::<f64>() / v.len() as f64
-                }
-            };
+            let avg = |v: &[f64]| crate::stats::mean(v.iter().copied());
             let max = |v: &[f64]| v.iter().copied().fold(f64::NAN, f64::max);
             put(&app, "starts", rg.len() as f64, sg.len() as f64, first);
             put(&app, "boot_gap_mean_s", avg(&rg), avg(&sg), first);

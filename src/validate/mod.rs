@@ -9,6 +9,11 @@
 //! - [`real`]: the real run (dynos, burners, generator, steal) and its teardown;
 //! - [`report`]: the real run written in the simulator's CSV schema;
 //! - [`compare`]: quantiles, errors, KS distance, CDF points, bootstrap intervals;
+//! - [`host`]: what the host gave the dynos (steal, other processes' CPU, achieved speed) and
+//!   the limits past which it is too noisy to judge the model;
+//! - [`measured`]: the as-measured simulation (measured CPU per request, lost capacity);
+//! - [`verdict`]: paired block-bootstrap intervals of the errors and the ok / out /
+//!   inconclusive verdict;
 //! - [`lifecycle`]: boot gaps, restarts, errors and sticky reads of both runs compared;
 //! - [`cdfplot`]: the CDF overlay figure per tier and size;
 //! - [`calibrate`]: `dynosim calibrate` and the calibration file;
@@ -21,12 +26,15 @@ pub mod calibrate;
 pub mod cdfplot;
 pub mod cli;
 pub mod compare;
+pub mod host;
 pub mod lifecycle;
 pub mod loadgen;
+pub mod measured;
 pub mod plan;
 pub mod real;
 pub mod report;
 pub mod spin;
+pub mod verdict;
 
 use crate::model::Dist;
 use crate::output::{OutputError, StagingDir};
@@ -55,14 +63,28 @@ pub struct ValidateOptions {
     pub spin: app::SpinMode,
     /// At most this many shared-tier dynos.
     pub max_shared_dynos: u32,
-    /// Steal above this fraction of the machine's CPU time flags the run.
-    pub max_steal: f64,
+    /// How noisy the host may be for a verdict on the model.
+    pub host_limits: host::HostLimits,
     /// The dynosim executable to run inside the dynos (`None`: this program).
     pub program: Option<PathBuf>,
     /// Real runs of the same plan (1 or more): their pooled requests are compared, with
-    /// bootstrap intervals; the simulation runs once.
-    pub repeat: usize,
+    /// bootstrap intervals; the as-scheduled simulation runs once. `None`: the sequential
+    /// rule (repeat while undecided, within `max_real`).
+    pub repeat: Option<usize>,
+    /// The sequential rule's budget of real run time.
+    pub max_real: Duration,
+    /// Multiply the simulated dynos' `cpu_quota` by this (1: the scenario's). A deliberately
+    /// mis-set model, to check that a wrong model is found `out`; the real run keeps its quota.
+    pub sim_quota_factor: f64,
 }
+
+/// The sequential rule's run length when neither `--duration` nor `--repeat` is given: short
+/// runs, repeated while the verdict is undecided (a scenario with restarts runs its full
+/// duration: its lifecycle is timed).
+pub const SEQUENTIAL_RUN: Duration = Duration::from_secs(30);
+
+/// The sequential rule's default budget of real run time per scenario.
+pub const MAX_REAL: Duration = Duration::from_secs(90);
 
 /// Why validate could not give a verdict.
 #[derive(Debug)]
@@ -103,7 +125,13 @@ pub struct Verdict {
     pub rows: Vec<compare::Row>,
     /// Steal as a fraction of the machine's CPU time during the real run.
     pub steal: f64,
-    /// Every row within the tolerances.
+    /// What the host gave the dynos (mean over the repetitions).
+    pub host: host::HostLoad,
+    /// Each repetition's.
+    pub hosts: Vec<host::HostLoad>,
+    /// The run's verdict (as measured): ok, out, or inconclusive and why.
+    pub run: verdict::RunVerdict,
+    /// The verdict is ok.
     pub pass: bool,
     /// The lifecycle comparison (empty when the run has no restarts).
     pub lifecycle: Vec<lifecycle::Metric>,
@@ -125,18 +153,40 @@ pub fn validate(
         ));
     }
     let cpus = spin::allowed_cpus();
-    let mut scaled = scale(
-        scenario,
-        &ScaleOptions {
-            point: opts.point,
-            duration: opts.duration,
-            cpus: cpus.clone(),
-            max_shared_dynos: opts.max_shared_dynos,
-            network_rtt: Duration::ZERO,
-            contention: opts.calibration.as_ref().map(|c| c.contention.coefficient),
-        },
-    )
-    .map_err(ValidateError::Scenario)?;
+    let scale_to = |duration: Option<Duration>| {
+        scale(
+            scenario,
+            &ScaleOptions {
+                point: opts.point,
+                duration,
+                cpus: cpus.clone(),
+                max_shared_dynos: opts.max_shared_dynos,
+                network_rtt: Duration::ZERO,
+                contention: opts.calibration.as_ref().map(|c| c.contention.coefficient),
+            },
+        )
+        .map_err(ValidateError::Scenario)
+    };
+    let mut scaled = scale_to(opts.duration)?;
+    let sequential = opts.repeat.is_none();
+    let scenario_run = Duration::from_nanos(scaled.config().duration.as_nanos());
+    if sequential && opts.duration.is_none() && scaled.actions.is_empty() {
+        let chunk = SEQUENTIAL_RUN.min(opts.max_real);
+        if scenario_run > chunk {
+            scaled = scale_to(Some(chunk))?;
+        }
+    }
+    if opts.sim_quota_factor != 1.0 {
+        for app in &mut scaled.scenario.points[0].config.apps {
+            for p in &mut app.processes {
+                p.cpu_quota = p.cpu_quota.map(|q| q * opts.sim_quota_factor);
+            }
+        }
+        scaled.notes.push(format!(
+            "the simulated dynos' cpu_quota is {} times the real one (--sim-quota-factor): a deliberately mis-set model",
+            opts.sim_quota_factor
+        ));
+    }
     // Spin speed, measured now on a dyno CPU (the calibration file's figure is a reference).
     let dyno_cpus = scaled
         .dynos
@@ -163,6 +213,7 @@ pub fn validate(
         say(&format!("spin: {iters_per_s:.3e} iterations/CPU-s"));
     }
     let cfg = scaled.config();
+    let run_s = cfg.duration.as_secs_f64();
     let real_opts = RealOptions {
         iters_per_s,
         spin: opts.spin,
@@ -171,18 +222,61 @@ pub fn validate(
         probes: 200,
         program: opts.program.clone(),
     };
-    let repeat = opts.repeat.max(1);
-    let mut reals: Vec<RealRun> = Vec::with_capacity(repeat);
-    for k in 0..repeat {
+    let base = opts.out.join("validation");
+    std::fs::create_dir_all(&base).map_err(|e| OutputError {
+        path: base.clone(),
+        what: "cannot create".into(),
+        source: e,
+    })?;
+    let tiers: Vec<(String, String, (String, String))> = scaled
+        .config()
+        .apps
+        .iter()
+        .flat_map(|a| {
+            a.processes.iter().map(|p| {
+                (
+                    a.name.clone(),
+                    p.name.clone(),
+                    (p.size.tier.to_string(), p.size.name.clone()),
+                )
+            })
+        })
+        .collect();
+    let tier_of = |app: &str, process: &str| {
+        tiers
+            .iter()
+            .find(|(a, p, _)| a == app && p == process)
+            .map(|(_, _, t)| t.clone())
+    };
+    let read = |dir: &Path| {
+        read_requests(&dir.join("requests.csv"), &tier_of).map_err(ValidateError::Real)
+    };
+    let max_runs = match opts.repeat {
+        Some(n) => n.max(1),
+        None => {
+            let run_ns = u128::from(scaled.config().duration.as_nanos().max(1));
+            ((opts.max_real.as_nanos() / run_ns) as usize).max(1)
+        }
+    };
+    let mut reals: Vec<RealRun> = Vec::new();
+    let mut real_s: Vec<compare::Samples> = Vec::new();
+    let mut measured_s: Vec<compare::Samples> = Vec::new();
+    let mut rtt = Duration::ZERO;
+    let mut judged = std::collections::BTreeMap::new();
+    for k in 0..max_runs {
         say(&format!(
             "real run{}: {} requests over {} ...",
-            if repeat > 1 {
-                format!(" {}/{repeat}", k + 1)
+            if max_runs > 1 {
+                format!(
+                    " {}/{}{max_runs}",
+                    k + 1,
+                    if sequential { "at most " } else { "" }
+                )
             } else {
                 String::new()
             },
             scaled.plan.len(),
-            cfg.duration
+            scaled.config().duration
         ));
         let real = real::run(&scaled, &real_opts, &mut say).map_err(|e| {
             if real::STOP.load(std::sync::atomic::Ordering::SeqCst) {
@@ -194,65 +288,100 @@ pub fn validate(
         if real.interrupted {
             return Err(ValidateError::Interrupted);
         }
+        if k == 0 {
+            rtt = median(&real.probe_ns);
+            set_network(&mut scaled, rtt);
+            say(&format!(
+                "request path round trip (median of {} probes): {:.3} ms, the simulation's network latency",
+                real.probe_ns.len(),
+                rtt.as_secs_f64() * 1e3
+            ));
+        }
+        let dir = base.join(real_dir(k));
+        write_real_folder(&dir, &scaled, &real, iters_per_s, rtt, &cpus)?;
+        real_s.push(read(&dir)?);
+        // The as-measured simulation of this repetition.
+        let mdir = base.join(measured_dir(k));
+        simulate(&measured::scenario(&scaled, &real), &mdir)?;
+        measured_s.push(read(&mdir)?);
+        let h = &real.host;
+        say(&format!(
+            "  host: steal {:.2}% on the dynos' CPUs ({:.2}% machine); other processes used {:.1}% of them and took {} from the dynos; other dynosim runs used {:.2}%; achieved CPU speed {:.3} (spread {:.1}%)",
+            h.steal_dyno_cpus * 100.0,
+            h.steal_machine * 100.0,
+            h.other_cpu * 100.0,
+            fmt_pct(h.interference),
+            h.rivals * 100.0,
+            h.speed,
+            h.speed_spread * 100.0
+        ));
         reals.push(real);
+        judged = verdict::judge(
+            &scaled,
+            &real_s,
+            &measured_s,
+            &opts.tolerances,
+            scaled.scenario.seed,
+        );
+        let hosts: Vec<host::HostLoad> = reals.iter().map(|r| r.host).collect();
+        let noisy = opts.host_limits.too_noisy(&host::HostLoad::mean(&hosts));
+        let undecided = judged
+            .values()
+            .any(|j| j.decision == verdict::Decision::Inconclusive);
+        if sequential && k + 1 < max_runs && (undecided || noisy.is_some()) {
+            say(&format!(
+                "  undecided after {} run(s){}: running again (sequential rule, at most {:.0} s of real run)",
+                k + 1,
+                noisy
+                    .map(|n| format!(" (host too noisy: {n})"))
+                    .unwrap_or_default(),
+                opts.max_real.as_secs_f64()
+            ));
+            continue;
+        }
+        if sequential {
+            break;
+        }
     }
-    let rtt = median(&reals[0].probe_ns);
-    set_network(&mut scaled, rtt);
-    say(&format!(
-        "request path round trip (median of {} probes): {:.3} ms, the simulation's network latency",
-        reals[0].probe_ns.len(),
-        rtt.as_secs_f64() * 1e3
-    ));
-    let base = opts.out.join("validation");
-    std::fs::create_dir_all(&base).map_err(|e| OutputError {
-        path: base.clone(),
-        what: "cannot create".into(),
-        source: e,
-    })?;
+    let repeat = reals.len();
+    let hosts: Vec<host::HostLoad> = reals.iter().map(|r| r.host).collect();
+    let host_mean = host::HostLoad::mean(&hosts);
     let steal = reals.iter().map(|r| r.steal.fraction("cpu")).sum::<f64>() / repeat as f64;
     let real_dirs: Vec<PathBuf> = (0..repeat).map(|k| base.join(real_dir(k))).collect();
-    for (real, dir) in reals.iter().zip(&real_dirs) {
-        write_real_folder(dir, &scaled, real, iters_per_s, rtt, &cpus)?;
-    }
-    say("simulating the same scaled scenario ...");
-    run(
-        std::slice::from_ref(&scaled.scenario),
-        &RunOptions {
-            out: Some(base.join("sim")),
-            threads: Some(1),
-            progress: false,
-            requests: true,
-            ..RunOptions::default()
-        },
-    )
-    .map_err(|e| match e {
-        crate::run::RunError::Interrupted => ValidateError::Interrupted,
-        e => ValidateError::Real(format!("simulation: {e}")),
-    })?;
-    let tier_of = |app: &str, process: &str| {
-        scaled
-            .config()
-            .apps
-            .iter()
-            .filter(|a| a.name == app)
-            .flat_map(|a| a.processes.iter())
-            .find(|p| p.name == process)
-            .map(|p| (p.size.tier.to_string(), p.size.name.clone()))
-    };
-    let read = |dir: &Path| {
-        read_requests(&dir.join("requests.csv"), &tier_of).map_err(ValidateError::Real)
-    };
-    let real_s = real_dirs
-        .iter()
-        .map(|d| read(d))
-        .collect::<Result<Vec<_>, _>>()?;
+    say("simulating the same scaled scenario as scheduled ...");
+    simulate(&scaled.scenario, &base.join("sim"))?;
     let sim_s = read(&base.join("sim"))?;
-    let rows = compare(&real_s, &sim_s, &opts.tolerances, scaled.scenario.seed);
+    let mut rows = compare(&real_s, &sim_s, &opts.tolerances, scaled.scenario.seed);
+    let measured_pool = compare::pool(&measured_s);
+    for r in &mut rows {
+        let key = (r.tier.clone(), r.size.clone());
+        let mut v: Vec<f64> = measured_pool
+            .get(&key)
+            .map(|m| m.values().copied().collect())
+            .unwrap_or_default();
+        v.sort_by(f64::total_cmp);
+        r.n_measured = v.len();
+        r.measured = compare::stats(&v);
+        r.judgement = judged.get(&key).cloned();
+        r.pass = r
+            .judgement
+            .as_ref()
+            .is_some_and(|j| j.decision == verdict::Decision::Ok)
+            && opts.tolerances.ks.is_none_or(|t| r.ks <= t);
+    }
+    let noisy = opts.host_limits.too_noisy(&host_mean);
+    let mut run = verdict::RunVerdict::of(&judged, noisy, run_s);
+    if let Some(t) = opts.tolerances.ks {
+        if run.decision == verdict::Decision::Ok && rows.iter().any(|r| r.ks > t) {
+            run.decision = verdict::Decision::Out;
+        }
+    }
     write_comparison(
         &base.join("comparison.csv"),
         &scaled.scenario.name,
         &rows,
         steal,
+        &host_mean,
         &opts.tolerances,
     )?;
     write_cdf(
@@ -312,14 +441,54 @@ pub fn validate(
             Err(e) => say(&format!("warning: real run: plots not drawn: {e}")),
         }
     }
-    let pass = !rows.is_empty() && rows.iter().all(|r| r.pass);
+    let pass = run.decision == verdict::Decision::Ok;
     Ok(Verdict {
         rows,
         steal,
+        host: host_mean,
+        hosts,
+        run,
         pass,
         lifecycle: life,
         folder: base,
     })
+}
+
+/// Run `scenario` (one job) into `dir` as `dynosim run --requests` would.
+fn simulate(scenario: &Scenario, dir: &Path) -> Result<(), ValidateError> {
+    run(
+        std::slice::from_ref(scenario),
+        &RunOptions {
+            out: Some(dir.to_path_buf()),
+            threads: Some(1),
+            progress: false,
+            requests: true,
+            ..RunOptions::default()
+        },
+    )
+    .map(|_| ())
+    .map_err(|e| match e {
+        crate::run::RunError::Interrupted => ValidateError::Interrupted,
+        e => ValidateError::Real(format!("simulation: {e}")),
+    })
+}
+
+/// `12.34%`, or `(not measured)` for NaN.
+pub fn fmt_pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.2}%", x * 100.0)
+    } else {
+        "(not measured)".into()
+    }
+}
+
+/// The folder of repetition `k`'s as-measured simulation: `sim-measured`, `sim-measured-2`, ...
+pub fn measured_dir(k: usize) -> String {
+    if k == 0 {
+        "sim-measured".into()
+    } else {
+        format!("sim-measured-{}", k + 1)
+    }
 }
 
 /// The folder of real repetition `k` (0-based): `real`, then `real-2`, `real-3`, ...
@@ -332,9 +501,8 @@ pub fn real_dir(k: usize) -> String {
 }
 
 fn median(v: &[u64]) -> Duration {
-    let mut s: Vec<u64> = v.to_vec();
-    s.sort_unstable();
-    Duration::from_nanos(s.get(s.len() / 2).copied().unwrap_or(0))
+    let m = crate::stats::median(v.iter().map(|&ns| ns as f64));
+    Duration::from_nanos(if m.is_finite() { m as u64 } else { 0 })
 }
 
 /// Set the scaled scenario's router-dyno round trip to `rtt` (the real loopback's).
@@ -369,6 +537,13 @@ fn write_real_folder(
         "spin_iterations_per_cpu_s": iters_per_s,
         "loopback_rtt_median_ms": rtt.as_secs_f64() * 1e3,
         "steal_fraction": real.steal.fraction("cpu"),
+        "steal_dyno_cpus": real.host.steal_dyno_cpus,
+        "other_cpu_fraction": real.host.other_cpu,
+        "interference": real.host.interference,
+        "other_dynosim_cpu_fraction": real.host.rivals,
+        "lost_capacity": real.host.lost_capacity(),
+        "speed_achieved": real.host.speed,
+        "speed_spread": real.host.speed_spread,
         "notes": s.notes,
     });
     report::write_real(stage.path(), s, real, machine)?;

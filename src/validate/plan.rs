@@ -27,11 +27,11 @@
 use super::app::WorkRequest;
 use super::loadgen::Planned;
 use crate::engine::Control;
-use crate::engine::{SeedTree, SimDuration};
+use crate::engine::{SeedTree, SimDuration, SimTime};
 use crate::model::noise::{Neighbours, NoiseSpec};
 use crate::model::{
-    Arrivals, Dist, InstanceType, LifecycleEvent, NoRequests, PlacementPolicy, SimConfig, Size,
-    placement_stream, run_job,
+    Dist, InstanceType, LifecycleEvent, LifecycleKind, NoRequests, PlacementPolicy, Plans,
+    RequestSource, SimConfig, Size, placement_stream, router_stream, run_job,
 };
 use crate::scenario::{Point, Scenario};
 use std::time::Duration;
@@ -109,12 +109,12 @@ pub enum ActionKind {
     /// SIGKILL at once; the requests the dyno holds fail (H13).
     Kill {
         /// `crash`, `r10` or `r15`.
-        cause: &'static str,
+        cause: LifecycleKind,
     },
     /// An event only recorded (`deploy`, `cycle`, `backoff`).
     Note {
-        /// The simulation's event name.
-        event: &'static str,
+        /// The simulation's event.
+        event: LifecycleKind,
         /// Its detail.
         detail: String,
     },
@@ -302,12 +302,7 @@ pub fn scale(scenario: &Scenario, opts: &ScaleOptions) -> Result<Scaled, String>
                 app.name, count0, proc_.size.name, proc_.count, proc_.count, count0
             ));
             let f = f64::from(proc_.count) / f64::from(count0);
-            w.arrivals = match w.arrivals {
-                Arrivals::Poisson { rate } => Arrivals::Poisson { rate: rate * f },
-                Arrivals::Interval { gap } => Arrivals::Interval {
-                    gap: SimDuration::from_secs_f64(gap.as_secs_f64() / f),
-                },
-            };
+            w.arrivals = w.arrivals.scaled(f);
         }
         if let Some(q) = proc_.cpu_quota {
             if q > f64::from(proc_.size.vcpus) {
@@ -548,9 +543,9 @@ pub fn lifecycle_actions(events: &[LifecycleEvent], first_dyno: &[usize]) -> Vec
     let mut out = Vec::new();
     for e in events {
         let kind = match e.event {
-            "boot" => {
+            LifecycleKind::Boot => {
                 let up = events.iter().find(|u| {
-                    u.event == "up"
+                    u.event == LifecycleKind::Up
                         && (u.app, u.dyno, u.incarnation) == (e.app, e.dyno, e.incarnation)
                 });
                 let boot_ns = match up {
@@ -564,12 +559,16 @@ pub fn lifecycle_actions(events: &[LifecycleEvent], first_dyno: &[usize]) -> Vec
                 };
                 ActionKind::Boot { boot_ns }
             }
-            "sigterm" => ActionKind::Sigterm,
-            "crash" | "r10" | "r15" => ActionKind::Kill { cause: e.event },
-            "deploy" | "cycle" | "backoff" => ActionKind::Note {
-                event: e.event,
-                detail: e.detail.clone(),
-            },
+            LifecycleKind::Sigterm => ActionKind::Sigterm,
+            LifecycleKind::Crash | LifecycleKind::R10 | LifecycleKind::R15 => {
+                ActionKind::Kill { cause: e.event }
+            }
+            LifecycleKind::Deploy | LifecycleKind::Cycle | LifecycleKind::Backoff => {
+                ActionKind::Note {
+                    event: e.event,
+                    detail: e.detail.clone(),
+                }
+            }
             _ => continue,
         };
         out.push(Action {
@@ -647,86 +646,48 @@ pub fn neighbour_burners(
         .collect()
 }
 
-/// The job's requests as the model draws them: gaps from `arrivals/<app>`, CPU demand from
-/// `cpu/<app>`, wait from `wait/<app>`, the router's pick from `router/<app>` (one draw for the
-/// router, one for the dyno: every dyno is up and below the router's limit), and the
-/// filesystem draws from `filesystem/<app>`.
+/// The job's requests as the model draws them, by the model's own functions: arrivals and
+/// each request's CPU, wait and file actions from [`RequestSource`] (`model::workload`), and the
+/// router's pick from `router/<app>` (one draw for the router, one for the dyno: every dyno is up
+/// and below the router's limit).
 pub fn draw_requests(cfg: &SimConfig, a: usize, seeds: SeedTree, dynos: usize) -> Vec<Planned> {
     let app = &cfg.apps[a];
-    let Some(w) = &app.workload else {
+    if app.workload.is_none() {
         return Vec::new();
-    };
-    let stream = |kind: &str| seeds.named(&format!("{kind}/{}", app.name)).stream();
-    let mut arrivals = stream("arrivals");
-    let mut cpu = stream("cpu");
-    let mut wait = stream("wait");
-    let mut router = stream("router");
-    let mut fs = stream("filesystem");
-    let zipf = app
-        .filesystem
-        .as_ref()
-        .map(|f| zipf_cdf(f.cache_items, f.cache_zipf));
+    }
+    let plans = Plans::new(cfg);
+    let mut source = RequestSource::new(app, a, &plans, seeds);
+    let mut router = router_stream(seeds, app);
     let routers = app.router.routers.max(1) as u64;
+    let cache = app.filesystem.as_ref().is_some_and(|f| f.cache_items > 0);
     let mut plan = Vec::new();
-    let mut t = 0u64;
-    loop {
-        let gap = match &w.arrivals {
-            Arrivals::Interval { gap } => *gap,
-            Arrivals::Poisson { rate } => SimDuration::from_secs_f64(arrivals.exp(1.0 / rate)),
-        };
-        t += gap.as_nanos();
-        if t >= cfg.duration.as_nanos() {
+    let mut t = SimTime::ZERO;
+    while let Some(at) = source.next_arrival(t) {
+        if at.as_nanos() >= cfg.duration.as_nanos() {
             break;
         }
-        let work_ns = (w.cpu.sample(&mut cpu) * 1e9).max(0.0).round() as u64;
-        let wait_ns = SimDuration::from_secs_f64(w.wait.sample(&mut wait)).as_nanos();
+        t = at;
+        let drawn = source.draw_request(&plans);
         let _router = router.below(routers);
         let dyno = router.below(dynos.max(1) as u64) as usize;
-        let mut req = WorkRequest {
-            id: plan.len() as u64,
-            cpu_ns: work_ns,
-            wait_ns,
-            ..WorkRequest::default()
-        };
-        if let (Some(f), Some(z)) = (&app.filesystem, &zipf) {
-            req.client = fs.below(u64::from(f.clients.max(1)));
-            req.read = fs.open01() < f.read_probability;
-            let writes = fs.open01() < f.write_probability;
-            let size = fs.exp(f.write_kb * 1024.0);
-            req.write_bytes = if writes { size.ceil() as u64 } else { 0 };
-            let u = fs.open01();
-            let item = z.partition_point(|c| *c < u) as u64;
-            let miss = SimDuration::from_secs_f64(f.cache_miss.sample(&mut fs)).as_nanos();
-            if f.cache_items > 0 {
-                req.item = Some(item);
-                req.miss_ns = miss;
-            }
-        }
+        let f = drawn.files;
         plan.push(Planned {
-            at_ns: t,
+            at_ns: t.as_nanos(),
             dyno,
             app: a,
-            work: req,
+            work: WorkRequest {
+                id: plan.len() as u64,
+                cpu_ns: drawn.work_ns.max(0.0).round() as u64,
+                wait_ns: drawn.wait_ns,
+                write_bytes: f.write_bytes,
+                client: u64::from(f.client),
+                item: cache.then_some(u64::from(f.item)),
+                miss_ns: if cache { f.miss_ns } else { 0 },
+                read: f.reads,
+            },
         });
     }
     plan
-}
-
-/// Cumulative Zipf weights (the model's formula).
-fn zipf_cdf(n: u32, s: f64) -> Vec<f64> {
-    let mut acc = 0.0;
-    let mut cdf: Vec<f64> = (1..=n)
-        .map(|k| {
-            acc += f64::from(k).powf(-s);
-            acc
-        })
-        .collect();
-    if let Some(&total) = cdf.last() {
-        for c in &mut cdf {
-            *c /= total;
-        }
-    }
-    cdf
 }
 
 /// A description of the scaled formation, one line per app and one for the machine.

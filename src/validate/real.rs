@@ -2,23 +2,25 @@
 //! cgroups of their own on the same cpuset, and the open-loop load generator on its own CPU.
 //!
 //! Teardown is the executor's: every [`Dyno`] is killed and its cgroups removed when it is
-//! dropped, on success, on error and on Ctrl-C (which sets [`STOP`]: the generator stops sending
+//! dropped, on success, on error and on a stop signal (which sets [`STOP`]: the generator stops sending
 //! and everything is dropped); if this process dies, each dyno's keeper cleans up.
 
 use super::app::SpinMode;
+use super::host::{self, HostLoad};
 use super::loadgen::{self, AppRoute, Live, LoadOptions, Outcome, Target, lock};
 use super::plan::{Action, ActionKind, Burner, RealDyno, Scaled};
 use super::spin::{mono_ns, pin_thread, sleep_until};
 use crate::exec::{Dyno, JailConfig, Limits, Output};
-use crate::model::LifecycleEvent;
+use crate::model::{LifecycleEvent, LifecycleKind};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Set by Ctrl-C: stop sending, tear down, report the interruption.
-pub static STOP: AtomicBool = AtomicBool::new(false);
+/// The stop request (SIGINT, SIGTERM, SIGHUP: [`crate::interrupt`]): stop sending, tear down,
+/// report the interruption.
+pub use crate::interrupt::INTERRUPTED as STOP;
 
 /// The port the app listens on inside each dyno (the platform's default `$PORT`).
 pub const PORT: u16 = 5000;
@@ -139,6 +141,8 @@ pub struct RealRun {
     pub events: Vec<LifecycleEvent>,
     /// `CLOCK_MONOTONIC` instant (ns) of time 0.
     pub t0_ns: u64,
+    /// What the host gave the dynos: steal, other processes' CPU, achieved speed.
+    pub host: HostLoad,
 }
 
 /// A private folder with a copy of this executable: the slug every dyno starts from.
@@ -464,6 +468,26 @@ pub fn run(s: &Scaled, opts: &RealOptions, mut say: impl FnMut(&str)) -> Result<
     if mono_ns() > t0 {
         say("warning: the neighbour burners started after time 0");
     }
+    // The run's own CPU so far (the dynos' start and probes, the burners' start), so that
+    // only what it uses from here on is set against the CPUs' busy time.
+    let own_before: f64 = lock(&table)
+        .iter()
+        .filter_map(|i| i.jail.as_ref()?.stats().ok())
+        .chain(burners.iter().filter_map(|b| b.stats().ok()))
+        .map(|st| st.cpu_usage.as_secs_f64())
+        .sum();
+    let dyno_cpus: std::collections::BTreeSet<usize> = s
+        .dynos
+        .iter()
+        .flat_map(|d| d.cpus.iter().copied())
+        .collect();
+    let dyno_cpus: Vec<usize> = dyno_cpus.into_iter().collect();
+    let parent_of = lock(&table)
+        .first()
+        .and_then(|i| i.jail.as_ref().map(|j| j.cgroup_dirs().to_vec()))
+        .unwrap_or_default();
+    let dynosim_before = host::dynosim_cpu_s(&parent_of, &dyno_cpus);
+    let host_before = host::snapshot();
     let before = Steal::snapshot();
     let finished = AtomicBool::new(false);
     let events = Mutex::new(Vec::new());
@@ -486,6 +510,8 @@ pub fn run(s: &Scaled, opts: &RealOptions, mut say: impl FnMut(&str)) -> Result<
     });
     let outcomes = live.finish()?;
     let steal = Steal::between(&before, &Steal::snapshot());
+    let host_after = host::snapshot();
+    let dynosim_after = host::dynosim_cpu_s(&parent_of, &dyno_cpus);
     let burner_cpu_s = burners
         .iter()
         .filter_map(|b| b.stats().ok())
@@ -513,6 +539,43 @@ pub fn run(s: &Scaled, opts: &RealOptions, mut say: impl FnMut(&str)) -> Result<
             r.memory_peak = r.memory_peak.max(inc.real.memory_peak);
         }
     }
+    let own_after: f64 = burner_cpu_s + incs.iter().map(|i| i.real.cpu_s).sum::<f64>();
+    let requests: Vec<(u64, u64)> = outcomes
+        .iter()
+        .zip(&s.plan)
+        .filter(|_| opts.spin == SpinMode::Work)
+        .filter_map(|(o, p)| Some((p.work.cpu_ns, o.server?.cpu_used_ns)))
+        .collect();
+    // CPU phases nothing else of the run shared: dedicated dynos with one slot. A CFS quota's
+    // throttling (the model's business) is taken out with the cgroups' throttled time.
+    let single = |d: &super::plan::RealDyno| d.concurrency == 1 && !d.size.tier.shares_host();
+    let alone: Vec<(u64, u64)> = outcomes
+        .iter()
+        .zip(&s.plan)
+        .filter(|(_, p)| single(&s.dynos[p.dyno]))
+        .filter_map(|(o, _)| o.server.map(|t| (t.cpu_wall_ns, t.cpu_used_ns)))
+        .collect();
+    let alone_throttled_s: f64 = incs
+        .iter()
+        .filter(|i| single(&s.dynos[i.dyno]))
+        .map(|i| i.real.throttled_s)
+        .sum();
+    let dynosim_cpu_s = match (dynosim_before, dynosim_after) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let host = HostLoad::measure(
+        &host_before,
+        &host_after,
+        &host::RunFigures {
+            dyno_cpus: &dyno_cpus,
+            own_cpu_s: own_after - own_before,
+            requests,
+            alone,
+            alone_throttled_s,
+            dynosim_cpu_s,
+        },
+    );
     let lags: Vec<u64> = outcomes
         .iter()
         .zip(&s.plan)
@@ -540,6 +603,7 @@ pub fn run(s: &Scaled, opts: &RealOptions, mut say: impl FnMut(&str)) -> Result<
             .collect(),
         events,
         t0_ns: t0,
+        host,
         burner_cpu_s,
         steal,
         probe_ns,
@@ -624,7 +688,7 @@ impl<'a> Lifecycle<'a> {
     }
 
     /// Record `event` of action `a`'s dyno incarnation at `at` (ns since the start).
-    fn log(&self, a: &Action, at: u64, event: &'static str, detail: String) {
+    fn log(&self, a: &Action, at: u64, event: LifecycleKind, detail: String) {
         let (app, dyno, inc) = (a.app, a.dyno, a.incarnation);
         let local = dyno.map_or(0, |d| self.s.local_numbers()[d]);
         lock(self.events).push(LifecycleEvent {
@@ -666,14 +730,14 @@ impl<'a> Lifecycle<'a> {
             // The moment the action is carried out (a hair after its planned time).
             let at = self.now();
             match &a.kind {
-                ActionKind::Note { event, detail } => self.log(a, at, event, detail.clone()),
+                ActionKind::Note { event, detail } => self.log(a, at, *event, detail.clone()),
                 ActionKind::Kill { cause } => {
-                    if let Some(jail) = self.leave(a, cause) {
+                    if let Some(jail) = self.leave(a, *cause) {
                         self.reap(jail, a, true);
                     }
                 }
                 ActionKind::Sigterm => {
-                    if let Some(mut jail) = self.leave(a, "sigterm") {
+                    if let Some(mut jail) = self.leave(a, LifecycleKind::Sigterm) {
                         let drain =
                             Duration::from_nanos(self.s.config().lifecycle.drain.as_nanos());
                         jail.begin_stop(crate::exec::StopReason::Requested, drain);
@@ -691,7 +755,12 @@ impl<'a> Lifecycle<'a> {
                     });
                     self.live.booting(a.app);
                     let boot = *boot_ns;
-                    self.log(a, at, "boot", format!("boot_s={:.3}", boot as f64 * 1e-9));
+                    self.log(
+                        a,
+                        at,
+                        LifecycleKind::Boot,
+                        format!("boot_s={:.3}", boot as f64 * 1e-9),
+                    );
                     sc.spawn(move || self.boot(a, d, boot));
                 }
             }
@@ -701,7 +770,7 @@ impl<'a> Lifecycle<'a> {
     /// Take incarnation `a` out of the router and of service: its jail, if it has one yet.
     /// Take incarnation `a` out of the router (see `end`) and log `event` once it is out, so no
     /// request is sent to it after the logged time.
-    fn leave(&self, a: &Action, event: &'static str) -> Option<Dyno> {
+    fn leave(&self, a: &Action, event: LifecycleKind) -> Option<Dyno> {
         let jail = self.end(a);
         self.log(a, self.now(), event, String::new());
         jail
@@ -741,8 +810,8 @@ impl<'a> Lifecycle<'a> {
         };
         let at = self.now();
         let event = match &exit {
-            Some(e) if e.sigkilled && !kill => "kill",
-            _ => "stop",
+            Some(e) if e.sigkilled && !kill => LifecycleKind::Kill,
+            _ => LifecycleKind::Stop,
         };
         self.log(a, at, event, String::new());
         let mut t = lock(self.table);
@@ -775,7 +844,7 @@ impl<'a> Lifecycle<'a> {
                 self.log(
                     a,
                     self.now(),
-                    "stop",
+                    LifecycleKind::Stop,
                     format!("real: the jail did not start: {e}"),
                 );
                 self.live.boot_failed(a.app);
@@ -839,7 +908,7 @@ impl<'a> Lifecycle<'a> {
         self.log(
             a,
             up,
-            "up",
+            LifecycleKind::Up,
             format!(
                 "real: boot_gap_s={:.6} planned_boot_s={:.6} jail_start_ms={:.1} files={}",
                 (up - a.at_ns) as f64 * 1e-9,

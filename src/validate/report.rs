@@ -5,7 +5,7 @@ use super::plan::{ActionKind, Scaled};
 use super::real::RealRun;
 use crate::model::{
     DynoResult, InstanceResult, JobResult, LatencyHistogram, LatencySummary, LifecycleEvent,
-    ProcessResult, RequestObserver, RequestRecord, Split, Status, WindowRow, cov,
+    LifecycleKind, ProcessResult, RequestObserver, RequestRecord, Split, Status, WindowRow, cov,
 };
 use crate::output::{JobCsv, JobRows, OutputError, Streams, Tables, write_tiers};
 use hdrhistogram::Histogram;
@@ -256,12 +256,16 @@ fn restart_causes(s: &Scaled) -> Vec<[u64; 5]> {
             .rev()
             .find_map(|b| match &b.kind {
                 ActionKind::Note {
-                    event: "deploy", ..
+                    event: LifecycleKind::Deploy,
+                    ..
                 } if b.app == a.app => Some(1),
-                ActionKind::Note { event: "cycle", .. } if b.dyno == Some(d) => Some(0),
+                ActionKind::Note {
+                    event: LifecycleKind::Cycle,
+                    ..
+                } if b.dyno == Some(d) => Some(0),
                 ActionKind::Kill { cause } if b.dyno == Some(d) => Some(match *cause {
-                    "r10" => 3,
-                    "r15" => 4,
+                    LifecycleKind::R10 => 3,
+                    LifecycleKind::R15 => 4,
                     _ => 2,
                 }),
                 _ => None,
@@ -273,11 +277,7 @@ fn restart_causes(s: &Scaled) -> Vec<[u64; 5]> {
 }
 
 fn quantile(h: &Histogram<u64>, max: u64, q: f64) -> f64 {
-    if h.is_empty() {
-        f64::NAN
-    } else {
-        h.value_at_quantile(q).min(max) as f64 * 1e-6
-    }
+    crate::stats::hist_quantile_ms(h, max, q)
 }
 
 /// The real run as a [`JobResult`].
@@ -409,7 +409,7 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
             dyno: local[i],
             incarnation: 0,
             instance: s.dynos[i].instance.clone(),
-            event: "up",
+            event: LifecycleKind::Up,
             detail: format!(
                 "real: jail start {:.1} ms, listening {:.1} ms after exec",
                 d.start.as_secs_f64() * 1e3,
@@ -419,6 +419,7 @@ pub fn job_result(s: &Scaled, real: &RealRun, recs: &[RealRecord]) -> JobResult 
         .collect();
     lifecycle.extend(real.events.iter().cloned());
     JobResult {
+        endpoints: Vec::new(),
         processes,
         dynos,
         windows,
@@ -543,7 +544,7 @@ fn process_result(
         .enumerate()
         .map(|(i, w)| {
             let q = |x: f64| match &w.6 {
-                Some(wh) if w.1 > 0 => wh.value_at_quantile(x).min(w.5) as f64 * 1e-6,
+                Some(wh) if w.1 > 0 => crate::stats::hist_quantile_ms(wh, w.5, x),
                 _ => f64::NAN,
             };
             WindowRow {
@@ -562,6 +563,7 @@ fn process_result(
                 p50_ms: q(0.5),
                 p90_ms: q(0.9),
                 p99_ms: q(0.99),
+                arrival_rate_rps: f64::NAN,
             }
         })
         .collect();
@@ -666,12 +668,9 @@ pub fn write_real(
     }
     obs.finish()?;
     JobCsv::join(dir, &s.scenario, &[job], requests_only)?;
-    let manifest = json!({
-        "dynosim_version": env!("CARGO_PKG_VERSION"),
-        "scenario": s.scenario.name,
-        "file": s.scenario.file,
-        "scenario_sha256": s.scenario.text_hash,
-        "seed": s.scenario.seed,
+    // The typed manifest every dynosim folder has (identity, file records), with what a real
+    // run adds (the machine, the dynos' measured figures) in `extra`.
+    let extra = match json!({
         "job_seed": job.seeds.value(),
         "kind": "real",
         "requests_planned": s.plan.len(),
@@ -702,12 +701,19 @@ pub fn write_real(
         "neighbour_cpu_s": real.burner_cpu_s,
         "steal": real.steal.rows.iter().map(|(n, s, t)| json!({"cpu": n, "steal_ticks": s, "total_ticks": t})).collect::<Vec<_>>(),
         "machine": extra,
-    });
-    let path = dir.join("manifest.json");
-    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-    crate::output::write_atomic(&path, text.as_bytes()).map_err(|e| OutputError {
-        path,
-        what: "cannot write".into(),
-        source: e,
-    })
+    }) {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(), // an object literal is always an object
+    };
+    crate::output::Manifest {
+        dynosim_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: s.scenario.name.clone(),
+        file: s.scenario.file.clone(),
+        scenario_sha256: s.scenario.text_hash.clone(),
+        seed: s.scenario.seed,
+        run: None,
+        files: Some(crate::output::manifest::record_files(dir)?),
+        extra,
+    }
+    .write(dir)
 }

@@ -107,6 +107,19 @@ pub fn sh(name: &str, extra: &[&str], script: &str) -> Run {
     jail(&args, Duration::from_secs(60))
 }
 
+/// A library-API jail config running `sh -c SCRIPT` (the dyno's output goes where the config's
+/// default sends it; set `stdout` to silence it).
+pub fn sh_config(name: &str, script: &str) -> dynosim::exec::JailConfig {
+    dynosim::exec::JailConfig::new(
+        name,
+        vec![
+            std::ffi::OsString::from("sh"),
+            std::ffi::OsString::from("-c"),
+            std::ffi::OsString::from(script),
+        ],
+    )
+}
+
 /// Every `dynosim` parent directory on this machine's hierarchies.
 pub fn cgroup_parents() -> Vec<PathBuf> {
     Backend::detect().map(|b| b.parents()).unwrap_or_default()

@@ -11,7 +11,20 @@
 use super::{Cause, Event, Phase, Platform, Request, RequestObserver, Rolling};
 use crate::engine::{Scheduler, SimDuration, SimTime};
 use crate::model::dyno::State;
-use crate::model::metrics::Status;
+use crate::model::metrics::{LifecycleKind as Kind, Status};
+
+/// How a deploy replaces a process's dynos (the `mode=` of its `deploy` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display)]
+#[strum(serialize_all = "snake_case")]
+enum DeployMode {
+    /// A quarter of the dynos at a time, each batch once the previous one is up (Private and
+    /// Shield sizes).
+    Rolling,
+    /// New dynos boot and take traffic; the old ones get SIGTERM at the cutover.
+    Preboot,
+    /// Every dyno restarts at once.
+    Restart,
+}
 
 impl<O: RequestObserver> Platform<O> {
     fn slot_of(&self, d: u32) -> usize {
@@ -30,7 +43,7 @@ impl<O: RequestObserver> Platform<O> {
     }
 
     /// Start a new incarnation on slot `s`: boot (or wake), R10 if it takes too long.
-    fn boot(&mut self, s: usize, sched: &mut Scheduler<Event>) -> u32 {
+    pub(super) fn boot(&mut self, s: usize, sched: &mut Scheduler<Event>) -> u32 {
         let now = sched.now();
         let waking = std::mem::take(&mut self.slots[s].waking);
         self.slots[s].sleeping = false;
@@ -61,7 +74,7 @@ impl<O: RequestObserver> Platform<O> {
             now,
             p,
             Some(d),
-            if waking { "wake" } else { "boot" },
+            if waking { Kind::Wake } else { Kind::Boot },
             detail,
         );
         sched.after(at, Event::BootDone(d));
@@ -77,8 +90,8 @@ impl<O: RequestObserver> Platform<O> {
     }
 
     pub(super) fn on_start(&mut self, s: usize, sched: &mut Scheduler<Event>) {
-        if !self.slots[s].starting {
-            return; // a deploy already started this slot
+        if !self.slots[s].starting || self.slots[s].retired {
+            return; // a deploy already started this slot, or it left the formation
         }
         self.boot(s, sched);
     }
@@ -89,7 +102,7 @@ impl<O: RequestObserver> Platform<O> {
         }
         if self.dynos[d as usize].boot_fails {
             let p = self.dynos[d as usize].process as usize;
-            self.log(sched.now(), p, Some(d), "r10", "boot timeout".into());
+            self.log(sched.now(), p, Some(d), Kind::R10, "boot timeout".into());
             return self.crash(d, Cause::R10, sched);
         }
         self.became_up(d, false, sched);
@@ -105,7 +118,7 @@ impl<O: RequestObserver> Platform<O> {
         dyno.last_request = now;
         self.procs[p].up.push(d);
         if !initial {
-            self.log(now, p, Some(d), "up", String::new());
+            self.log(now, p, Some(d), Kind::Up, String::new());
         }
         let lc = self.cfg.lifecycle.clone();
         let rng = &mut self.procs[p].lifecycle_rng;
@@ -142,6 +155,9 @@ impl<O: RequestObserver> Platform<O> {
 
     /// Replace the slot's current incarnation: the new one boots now, the old one gets SIGTERM.
     fn restart(&mut self, s: usize, cause: Cause, sched: &mut Scheduler<Event>) {
+        if self.slots[s].retired {
+            return; // scaled down: its incarnation drains and nothing replaces it
+        }
         let old = self.slots[s].current;
         self.slots[s].stats.restarts[cause as usize] += 1;
         self.boot(s, sched);
@@ -158,10 +174,10 @@ impl<O: RequestObserver> Platform<O> {
             return;
         }
         let p = self.dynos[d as usize].process as usize;
-        self.log(now, p, Some(d), "sigterm", String::new());
+        self.log(now, p, Some(d), Kind::Sigterm, String::new());
         self.procs[p].up.retain(|&x| x != d);
         if state == State::Booting || self.dynos[d as usize].in_flight == 0 {
-            return self.stop(d, "stop", sched);
+            return self.stop(d, Kind::Stop, sched);
         }
         self.dynos[d as usize].state = State::Draining;
         sched.after(self.cfg.lifecycle.drain, Event::Kill(d));
@@ -172,7 +188,7 @@ impl<O: RequestObserver> Platform<O> {
             return;
         }
         self.fail_in_flight(d, sched);
-        self.stop(d, "kill", sched);
+        self.stop(d, Kind::Kill, sched);
     }
 
     /// Requests a dying dyno holds fail with H13 ("connection closed without response").
@@ -201,7 +217,7 @@ impl<O: RequestObserver> Platform<O> {
     }
 
     /// The incarnation is gone: its filesystem, cache and CPU state with it.
-    pub(super) fn stop(&mut self, d: u32, event: &'static str, sched: &mut Scheduler<Event>) {
+    pub(super) fn stop(&mut self, d: u32, event: Kind, sched: &mut Scheduler<Event>) {
         let now = sched.now();
         let (p, s, h) = {
             let dy = &self.dynos[d as usize];
@@ -256,14 +272,14 @@ impl<O: RequestObserver> Platform<O> {
             _ => SimDuration::ZERO,
         };
         if cause == Cause::Crash {
-            self.log(now, p, Some(d), "crash", String::new());
+            self.log(now, p, Some(d), Kind::Crash, String::new());
         }
         // An old incarnation (draining, or replaced by a preboot deploy) just dies: its slot
         // already has a successor.
         let current = self.slots[s].current == Some(d);
         self.fail_in_flight(d, sched);
-        self.stop(d, "stop", sched);
-        if !current {
+        self.stop(d, Kind::Stop, sched);
+        if !current || self.slots[s].retired {
             return;
         }
         self.slots[s].stats.restarts[cause as usize] += 1;
@@ -291,7 +307,7 @@ impl<O: RequestObserver> Platform<O> {
                 now,
                 p,
                 Some(d),
-                "backoff",
+                Kind::Backoff,
                 format!("wait_s={:.0}", delay.as_secs_f64()),
             );
         }
@@ -305,7 +321,7 @@ impl<O: RequestObserver> Platform<O> {
             return; // restarted meanwhile: its timer went with it
         }
         let p = self.dynos[d as usize].process as usize;
-        self.log(sched.now(), p, Some(d), "cycle", String::new());
+        self.log(sched.now(), p, Some(d), Kind::Cycle, String::new());
         self.restart(s, Cause::Cycle, sched);
     }
 
@@ -333,36 +349,38 @@ impl<O: RequestObserver> Platform<O> {
             .filter(|&p| self.procs[p].app == a)
             .collect();
         for p in procs {
-            let (first, count) = (self.procs[p].first_slot, self.procs[p].count);
+            let pr = &self.procs[p];
+            let slots: Vec<usize> = pr.slots[..pr.count].iter().map(|&s| s as usize).collect();
+            let count = slots.len();
             if count == 0 {
                 continue;
             }
-            for s in first..first + count {
+            for &s in &slots {
                 self.slots[s].consecutive_crashes = 0;
             }
             let size = self.spec_of(p).size.clone();
             let preboot = self.cfg.apps[a].preboot && size.preboot && self.is_web(p);
             let mode = if size.rolling_deploy {
-                "rolling"
+                DeployMode::Rolling
             } else if preboot {
-                "preboot"
+                DeployMode::Preboot
             } else {
-                "restart"
+                DeployMode::Restart
             };
-            self.log(now, p, None, "deploy", format!("mode={mode}"));
+            self.log(now, p, None, Kind::Deploy, format!("mode={mode}"));
             match mode {
-                "rolling" => {
+                DeployMode::Rolling => {
                     self.procs[p].rolling = Some(Rolling {
-                        pending: (first as u32..(first + count) as u32).collect(),
+                        pending: slots.iter().map(|&s| s as u32).collect(),
                         waiting: Vec::new(),
                         batch: count.div_ceil(4),
                     });
                     self.next_batch(p, sched);
                 }
-                "preboot" => {
+                DeployMode::Preboot => {
                     // New dynos boot and take traffic; the old ones get SIGTERM at the cutover.
                     let window = self.cfg.lifecycle.preboot_window;
-                    for s in first..first + count {
+                    for s in slots {
                         let old = self.slots[s].current;
                         self.slots[s].stats.restarts[Cause::Deploy as usize] += 1;
                         self.boot(s, sched);
@@ -371,8 +389,8 @@ impl<O: RequestObserver> Platform<O> {
                         }
                     }
                 }
-                _ => {
-                    for s in first..first + count {
+                DeployMode::Restart => {
+                    for s in slots {
                         self.restart(s, Cause::Deploy, sched);
                     }
                 }
@@ -381,7 +399,7 @@ impl<O: RequestObserver> Platform<O> {
     }
 
     /// Restart the next quarter of a rolling deploy.
-    fn next_batch(&mut self, p: usize, sched: &mut Scheduler<Event>) {
+    pub(super) fn next_batch(&mut self, p: usize, sched: &mut Scheduler<Event>) {
         let Some(r) = self.procs[p].rolling.as_mut() else {
             return;
         };
@@ -418,10 +436,10 @@ impl<O: RequestObserver> Platform<O> {
         let idle = now.since(dy.last_request);
         if dy.in_flight == 0 && idle >= after {
             let p = dy.process as usize;
-            self.log(now, p, Some(d), "sleep", String::new());
+            self.log(now, p, Some(d), Kind::Sleep, String::new());
             self.slots[s].stats.restarts[Cause::Sleep as usize] += 1;
             self.procs[p].up.retain(|&x| x != d);
-            self.stop(d, "stop", sched);
+            self.stop(d, Kind::Stop, sched);
             self.slots[s].sleeping = true;
         } else {
             let at = (dy.last_request + after).max(now + SimDuration::from_secs(1));
@@ -444,6 +462,7 @@ impl<O: RequestObserver> Platform<O> {
         m.base_mb
             // Requests being worked on; those waiting in the backlog hold next to nothing.
             + m.per_request_mb * f64::from(dy.busy_slots)
+            + dy.endpoint_mb
             + m.growth_mb_per_h * now.since(dy.started).as_secs_f64() / 3600.0
             + dy.fs_bytes as f64 / 1_048_576.0
     }
@@ -469,7 +488,7 @@ impl<O: RequestObserver> Platform<O> {
                 now,
                 p,
                 Some(d),
-                "r15",
+                Kind::R15,
                 format!("memory_mb={mem:.1} quota_mb={quota:.0}"),
             );
             return self.crash(d, Cause::R15, sched);
@@ -492,7 +511,7 @@ impl<O: RequestObserver> Platform<O> {
                 {
                     dy.r14_logged = Some(now);
                     let detail = format!("memory_mb={mem:.1} quota_mb={quota:.0}");
-                    self.log(now, p, Some(d), "r14", detail);
+                    self.log(now, p, Some(d), Kind::R14, detail);
                 }
             } else {
                 self.slots[s].stats.r14_ns += now.since(dy.r14_since).as_nanos();

@@ -2,24 +2,25 @@
 //!
 //! Split by concern: `requests` (arrival, routing, service, deadlines), `cpu` (host CPU
 //! allocation, neighbours, drift, CFS), `lifecycle` (boot, cycling, crashes, deploys, sleep,
-//! memory, filesystem), `results` (what a job reports).
+//! memory, filesystem), `formation` (formation policies scaling processes during the run),
+//! `results` (what a job reports).
 
 mod cpu;
+mod formation;
 mod lifecycle;
 mod requests;
 mod results;
 
 use super::SimConfig;
 use super::cpu::CpuMode;
-use super::dist::Dist;
 use super::dyno::{Cfs, Dyno};
+use super::formation::{FormationPolicy, Policies, ScaleRecord};
 use super::host::Host;
 use super::metrics::{LatencyStats, LifecycleEvent, RequestRecord, WindowRow, Windows};
-use super::placement::{PlacementError, place};
+use super::placement::{PlacementError, Placer, place_formation};
 use super::router::Router;
-use crate::engine::{
-    Control, Model, RngStream, Scheduler, SeedTree, SimDuration, SimTime, Simulation,
-};
+use super::workload::{DrawnRequest, Plans, RequestSource, app_stream};
+use crate::engine::{Control, Model, RngStream, Scheduler, SeedTree, SimTime, Simulation};
 use std::collections::VecDeque;
 
 /// Receives a job's row-level output as it becomes final: every counted request when its
@@ -47,6 +48,15 @@ pub trait RequestObserver {
     fn on_lifecycle(&mut self, event: LifecycleEvent) -> Option<LifecycleEvent> {
         Some(event)
     }
+
+    /// Request `id` of app `app` (the caller's app for a call) was drawn: what
+    /// `model::workload` drew for it, before the platform touched it. Called for every request,
+    /// counted or not (tests pair these with `dynosim validate`'s plan); the default ignores it.
+    #[inline]
+    fn on_drawn(&mut self, _id: u64, _app: usize, _drawn: &DrawnRequest) {}
+
+    /// A formation policy changed a process's dyno count (see `model::formation`).
+    fn on_scale(&mut self, _record: &ScaleRecord) {}
 }
 
 /// An observer that ignores requests and collects windows and events into the job result (the
@@ -79,11 +89,28 @@ impl<T: RequestObserver + ?Sized> RequestObserver for &mut T {
     fn on_lifecycle(&mut self, event: LifecycleEvent) -> Option<LifecycleEvent> {
         (**self).on_lifecycle(event)
     }
+
+    #[inline]
+    fn on_drawn(&mut self, id: u64, app: usize, drawn: &DrawnRequest) {
+        (**self).on_drawn(id, app, drawn)
+    }
+
+    fn on_scale(&mut self, record: &ScaleRecord) {
+        (**self).on_scale(record)
+    }
 }
 
 /// Events of the platform model. Events about a request carry its generation and events about a
 /// dyno's timers carry an epoch, so events made stale by later changes are recognised.
-#[derive(Debug, Clone, Copy)]
+///
+/// The kinds of events ([`EventKind`], named in `--profile`) are derived from this list, so a new
+/// event is one variant here and one arm in `dispatch_event`.
+#[derive(Debug, Clone, Copy, strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(EventKind),
+    derive(strum::EnumCount, strum::VariantNames, strum::IntoStaticStr),
+    strum(serialize_all = "snake_case")
+)]
 pub enum Event {
     /// The next request of app `0` arrives at its router.
     Arrival(u32),
@@ -136,6 +163,8 @@ pub enum Event {
     IdleCheck(u32),
     /// A dyno's memory crosses its R14 or R15 threshold.
     Memory { dyno: u32, epoch: u32 },
+    /// Formation policy `0` decides (only with policies, see `model::formation`).
+    FormationTick(u32),
 }
 
 /// A queue entry is the event plus 16 bytes of time and sequence: at most 32 bytes, half a line.
@@ -187,6 +216,10 @@ struct Request {
     plan: u32,
     /// The request that made this call, its generation and id (`u32::MAX`: an external request).
     parent: u32,
+    /// The app-server process holding it on a dyno with a global lock (`Dyno::gvl`).
+    worker: u16,
+    /// Its endpoint in its app's workload (`NO_ENDPOINT`: none, or a call).
+    endpoint: u16,
     arrival: SimTime,
     work: f64,
     wait_ns: u64,
@@ -220,71 +253,15 @@ struct Request {
 struct AppRuntime {
     /// Global index of the process receiving the workload.
     target: Option<usize>,
-    mean_gap_s: f64,
-    /// Fixed gap for interval arrivals.
-    fixed_gap: Option<SimDuration>,
-    /// The plan of its external requests.
-    plan: u32,
-    arrivals: RngStream,
-    cpu_rng: RngStream,
-    /// Draws for the calls its requests make (callee work and network).
-    calls_rng: RngStream,
+    /// Its arrivals and the draws of its requests and calls (`model::workload`).
+    source: RequestSource,
     /// Whether each external request comes from a trusted address.
     ingress_rng: RngStream,
-    wait_rng: RngStream,
     net_rng: RngStream,
-    fs_rng: RngStream,
     router: Router,
-    /// Cumulative Zipf weights of the cache items.
-    zipf_cdf: Vec<f64>,
     /// Where each client last wrote its file: (slot, incarnation index).
     last_write: Vec<Option<(u32, u32)>>,
     next_deploy: usize,
-}
-
-/// What a request does on its dyno: CPU, then calls, then wait.
-struct Plan {
-    cpu: Dist,
-    wait: Dist,
-    calls: Vec<PlanCall>,
-}
-
-struct PlanCall {
-    /// Global process index of the callee.
-    process: usize,
-    count: u32,
-    parallel: bool,
-    route: super::CallRoute,
-    plan: u32,
-}
-
-/// Flatten a tree of calls into `plans`; returns the id of the plan for `cpu`/`wait`/`calls`.
-fn add_plan(
-    plans: &mut Vec<Plan>,
-    first_proc: &[usize],
-    cpu: &Dist,
-    wait: &Dist,
-    calls: &[super::CallSpec],
-) -> u32 {
-    let id = plans.len();
-    plans.push(Plan {
-        cpu: cpu.clone(),
-        wait: wait.clone(),
-        calls: Vec::new(),
-    });
-    let mut out = Vec::new();
-    for c in calls {
-        let plan = add_plan(plans, first_proc, &c.cpu, &c.wait, &c.calls);
-        out.push(PlanCall {
-            process: first_proc[c.app] + c.process,
-            count: c.count,
-            parallel: c.parallel,
-            route: c.route,
-            plan,
-        });
-    }
-    plans[id].calls = out;
-    id as u32
 }
 
 /// Rolling deploy in progress: slots still to restart, and the batch being waited for.
@@ -298,7 +275,10 @@ struct ProcessRuntime {
     app: usize,
     /// Index of the process within its app.
     local: usize,
-    first_slot: usize,
+    /// Its dyno slots by dyno number (`web.1` first), every one it ever had: the first `count`
+    /// are the formation, the rest were scaled down (see `model::formation`). Contiguous in
+    /// `Platform::slots` unless a policy added dynos.
+    slots: Vec<u32>,
     count: usize,
     /// Incarnations that are up and routable.
     up: Vec<u32>,
@@ -315,6 +295,8 @@ struct ProcessRuntime {
     requests: u64,
     errors: [u64; 8],
     latency: LatencyStats,
+    /// Per endpoint of the workload it receives (empty without endpoints).
+    endpoints: Vec<EndpointStats>,
     windows: Windows,
     /// p50 and p99 of its written windows that completed requests.
     window_p50_ms: Vec<f64>,
@@ -322,6 +304,15 @@ struct ProcessRuntime {
     lifecycle_rng: RngStream,
     cap: f64,
     swap_slowdown: f64,
+    /// Its dynos' memory per request holding a slot (`memory.per_request_mb`).
+    per_request_mb: f64,
+}
+
+/// Counts and latency of one endpoint's counted requests.
+struct EndpointStats {
+    requests: u64,
+    errors: [u64; 8],
+    latency: LatencyStats,
 }
 
 /// Counters of a dyno slot (`web.1`) over all its incarnations.
@@ -370,6 +361,8 @@ struct Slot {
     starting: bool,
     /// The next start is a wake from sleep.
     waking: bool,
+    /// Scaled down: out of the formation, never restarted (see `model::formation`).
+    retired: bool,
     stats: SlotStats,
 }
 
@@ -384,7 +377,7 @@ pub struct Platform<O: RequestObserver> {
     /// upcoming event's dyno can be prefetched without waiting for the dyno's line.
     dyno_hosts: Vec<u32>,
     hosts: Vec<Host>,
-    plans: Vec<Plan>,
+    plans: Plans,
     reqs: Vec<Request>,
     free: Vec<u32>,
     next_id: u64,
@@ -400,6 +393,12 @@ pub struct Platform<O: RequestObserver> {
     /// When window `windows_written` may close (see `close_windows`).
     next_close_ns: u64,
     profile: Option<Box<Profile>>,
+    /// Formation policies (`None`: the formation is fixed, nothing is checked for it).
+    policies: Option<Box<Policies>>,
+    /// The placement rules' state and stream, to place dynos a policy adds.
+    placer: Placer,
+    placement_rng: RngStream,
+    seeds: SeedTree,
     observer: O,
 }
 
@@ -411,12 +410,10 @@ impl<O: RequestObserver> Platform<O> {
         seeds: SeedTree,
         observer: O,
     ) -> Result<Platform<O>, PlacementError> {
-        let placement = place(
-            &cfg.apps,
-            &cfg.spaces,
-            &cfg.placement,
-            &mut placement_stream(seeds),
-        )?;
+        let mut placement_rng = placement_stream(seeds);
+        let (placement, placer) =
+            place_formation(&cfg.apps, &cfg.spaces, &cfg.placement, &mut placement_rng)?;
+        let plans = Plans::new(&cfg);
         let mut procs = Vec::new();
         let mut slots = Vec::new();
         let mut apps = Vec::new();
@@ -438,7 +435,7 @@ impl<O: RequestObserver> Platform<O> {
                 procs.push(ProcessRuntime {
                     app: a,
                     local: p,
-                    first_slot: slots.len(),
+                    slots: (slots.len() as u32..slots.len() as u32 + spec.count).collect(),
                     count: spec.count as usize,
                     up: Vec::new(),
                     held: VecDeque::new(),
@@ -449,12 +446,24 @@ impl<O: RequestObserver> Platform<O> {
                     requests: 0,
                     errors: [0; 8],
                     latency: LatencyStats::new(),
+                    endpoints: (0..app
+                        .workload
+                        .as_ref()
+                        .filter(|w| w.process == p)
+                        .map_or(0, |w| w.endpoints.len()))
+                        .map(|_| EndpointStats {
+                            requests: 0,
+                            errors: [0; 8],
+                            latency: LatencyStats::new(),
+                        })
+                        .collect(),
                     windows: Windows::default(),
                     window_p50_ms: Vec::new(),
                     window_p99_ms: Vec::new(),
                     lifecycle_rng: stream(&format!("lifecycle/{}", spec.name)),
                     cap,
                     swap_slowdown: spec.lifecycle.memory.swap_slowdown.max(1.0),
+                    per_request_mb: spec.lifecycle.memory.per_request_mb,
                 });
                 for i in 0..spec.count {
                     slots.push(Slot {
@@ -467,55 +476,21 @@ impl<O: RequestObserver> Platform<O> {
                         sleeping: false,
                         starting: false,
                         waking: false,
+                        retired: false,
                         stats: SlotStats::default(),
                     });
                 }
             }
-            let mean_gap_s = match &app.workload {
-                Some(w) => 1.0 / w.arrivals.mean_rate(),
-                None => f64::INFINITY,
-            };
-            let fixed_gap = match app.workload.as_ref().map(|w| &w.arrivals) {
-                Some(super::Arrivals::Interval { gap }) => Some(*gap),
-                _ => None,
-            };
-            let (zipf_cdf, clients) = match &app.filesystem {
-                Some(fs) => (zipf_cdf(fs.cache_items, fs.cache_zipf), fs.clients as usize),
-                None => (Vec::new(), 0),
-            };
+            let clients = app.filesystem.as_ref().map_or(0, |fs| fs.clients as usize);
             apps.push(AppRuntime {
                 target,
-                mean_gap_s,
-                fixed_gap,
-                plan: 0,
-                arrivals: stream("arrivals"),
-                cpu_rng: stream("cpu"),
-                calls_rng: stream("calls"),
+                source: RequestSource::new(app, a, &plans, seeds),
                 ingress_rng: stream("ingress"),
-                wait_rng: stream("wait"),
                 net_rng: stream("network"),
-                fs_rng: stream("filesystem"),
-                router: Router::new(stream("router")),
-                zipf_cdf,
+                router: Router::new(router_stream(seeds, app)),
                 last_write: vec![None; clients],
                 next_deploy: 0,
             });
-        }
-        // Work plans: one per app workload, with its tree of calls.
-        let mut first_proc = Vec::new();
-        for (a, _) in cfg.apps.iter().enumerate() {
-            first_proc.push(
-                procs
-                    .iter()
-                    .position(|p: &ProcessRuntime| p.app == a)
-                    .unwrap_or(0),
-            );
-        }
-        let mut plans = Vec::new();
-        for (a, app) in cfg.apps.iter().enumerate() {
-            if let Some(w) = &app.workload {
-                apps[a].plan = add_plan(&mut plans, &first_proc, &w.cpu, &w.wait, &w.calls);
-            }
         }
         let hosts: Vec<Host> = placement
             .instances
@@ -542,6 +517,10 @@ impl<O: RequestObserver> Platform<O> {
             windows_written: 0,
             next_close_ns: 0,
             profile: None,
+            policies: None,
+            placer,
+            placement_rng,
+            seeds,
             observer,
         };
         platform.next_close_ns = platform.window_close_ns(0);
@@ -567,26 +546,35 @@ impl<O: RequestObserver> Platform<O> {
                     .procs
                     .iter()
                     .position(|p| p.app == a && p.local == c.process);
-                if let Some(p) = p {
-                    let slot = self.procs[p].first_slot + c.dyno as usize - 1;
-                    sched.at(SimTime::ZERO + c.at, Event::ScheduledCrash(slot as u32));
+                if let Some(slot) = p.and_then(|p| self.procs[p].slots.get(c.dyno as usize - 1)) {
+                    sched.at(SimTime::ZERO + c.at, Event::ScheduledCrash(*slot));
                 }
             }
         }
-        let step = self.cfg.noise.as_ref().map(|n| n.drift_step);
         for h in 0..self.hosts.len() {
-            // Start the host's books (neighbours take their share from t = 0).
-            self.reallocate(h, None, sched);
-            let host = &mut self.hosts[h];
-            if let Some(dt) = host.neighbours.as_mut().and_then(|n| n.next_change()) {
-                sched.after(dt, Event::Neighbours(h as u32));
-            }
-            if let (Some(step), Some(d)) = (step, &host.drift)
-                && d.active()
-            {
-                sched.after(step, Event::Drift(h as u32));
-            }
+            self.start_host(h, sched);
         }
+        self.start_policies(sched);
+    }
+
+    /// Start host `h`'s books (neighbours take their share from now) and its noise.
+    fn start_host(&mut self, h: usize, sched: &mut Scheduler<Event>) {
+        let step = self.cfg.noise.as_ref().map(|n| n.drift_step);
+        self.reallocate(h, None, sched);
+        let host = &mut self.hosts[h];
+        if let Some(dt) = host.neighbours.as_mut().and_then(|n| n.next_change()) {
+            sched.after(dt, Event::Neighbours(h as u32));
+        }
+        if let (Some(step), Some(d)) = (step, &host.drift)
+            && d.active()
+        {
+            sched.after(step, Event::Drift(h as u32));
+        }
+    }
+
+    /// Give the job formation policies (before [`start`](Self::start)); see `model::formation`.
+    pub fn set_policies(&mut self, policies: Vec<Box<dyn FormationPolicy>>) {
+        self.policies = Policies::new(policies);
     }
 
     /// Record a lifecycle event of incarnation `d` (or of a process, with `d = None`).
@@ -595,7 +583,7 @@ impl<O: RequestObserver> Platform<O> {
         now: SimTime,
         process: usize,
         d: Option<u32>,
-        event: &'static str,
+        event: super::LifecycleKind,
         detail: String,
     ) {
         let p = &self.procs[process];
@@ -644,6 +632,9 @@ impl<O: RequestObserver> Platform<O> {
             now,
         );
         slot.incarnations += 1;
+        if spec.server.serialises_cpu() {
+            dyno.set_workers(spec.server.processes);
+        }
         if let (CpuMode::Cfs, Some(q)) = (self.cfg.cpu.mode, spec.cpu_quota) {
             let period = self.cfg.cpu.period.as_nanos().max(1);
             let phase = match self.cfg.cpu.phase {
@@ -664,23 +655,6 @@ impl<O: RequestObserver> Platform<O> {
         self.hosts[slot.host as usize].dynos.push(d);
         d
     }
-}
-
-/// Cumulative weights of a Zipf law over `n` items with exponent `s` (empty for no cache).
-fn zipf_cdf(n: u32, s: f64) -> Vec<f64> {
-    let mut acc = 0.0;
-    let mut cdf: Vec<f64> = (1..=n)
-        .map(|k| {
-            acc += (f64::from(k)).powf(-s);
-            acc
-        })
-        .collect();
-    if let Some(&total) = cdf.last() {
-        for c in &mut cdf {
-            *c /= total;
-        }
-    }
-    cdf
 }
 
 impl<O: RequestObserver> Model for Platform<O> {
@@ -748,73 +722,23 @@ fn prefetch_lines<T>(items: &[T], i: usize, lines: std::ops::Range<usize>) {
     let _ = (items, i, lines);
 }
 
-/// Names of the event kinds, in [`Event::kind`] order (for `--profile`).
-pub const EVENT_KINDS: [&str; 23] = [
-    "arrival",
-    "at_dyno",
-    "cpu_done",
-    "wait_done",
-    "deadline",
-    "call_return",
-    "hold_timeout",
-    "backlog_timeout",
-    "neighbours",
-    "drift",
-    "cfs",
-    "start",
-    "boot_done",
-    "cycle",
-    "crash",
-    "scheduled_crash",
-    "sigterm",
-    "kill",
-    "deploy",
-    "idle_check",
-    "memory",
-    "-",
-    "-",
-];
+/// Names of the event kinds (for `--profile`), indexed by `EventKind as usize`.
+pub const EVENT_KINDS: &[&str] = <EventKind as strum::VariantNames>::VARIANTS;
 
-impl Event {
-    /// Index of the event's kind in [`EVENT_KINDS`].
-    pub fn kind(&self) -> usize {
-        match self {
-            Event::Arrival(_) => 0,
-            Event::AtDyno { .. } => 1,
-            Event::CpuDone { .. } => 2,
-            Event::WaitDone { .. } => 3,
-            Event::Deadline { .. } => 4,
-            Event::CallReturn { .. } => 5,
-            Event::HoldTimeout { .. } => 6,
-            Event::BacklogTimeout { .. } => 7,
-            Event::Neighbours(_) => 8,
-            Event::Drift(_) => 9,
-            Event::Cfs { .. } => 10,
-            Event::Start(_) => 11,
-            Event::BootDone(_) => 12,
-            Event::Cycle(_) => 13,
-            Event::Crash(_) => 14,
-            Event::ScheduledCrash(_) => 15,
-            Event::Sigterm(_) => 16,
-            Event::Kill(_) => 17,
-            Event::Deploy { .. } => 18,
-            Event::IdleCheck(_) => 19,
-            Event::Memory { .. } => 20,
-        }
-    }
-}
+/// Number of event kinds: the length of the profile's tables.
+const KINDS: usize = <EventKind as strum::EnumCount>::COUNT;
 
 /// Where a run's time went, per event kind (`--profile`). Reading the wall clock here does not
 /// touch the simulation: results are the same with and without profiling.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Profile {
-    pub counts: [u64; 23],
-    pub nanos: [u64; 23],
+    pub counts: [u64; KINDS],
+    pub nanos: [u64; KINDS],
 }
 
 impl<O: RequestObserver> Platform<O> {
     fn handle_profiled(&mut self, event: Event, sched: &mut Scheduler<Event>) {
-        let kind = event.kind();
+        let kind = EventKind::from(&event) as usize;
         let t = std::time::Instant::now();
         self.dispatch_event(event, sched);
         let ns = t.elapsed().as_nanos() as u64;
@@ -860,6 +784,7 @@ impl<O: RequestObserver> Platform<O> {
             Event::Deploy { app } => self.on_deploy(app as usize, sched),
             Event::IdleCheck(d) => self.on_idle_check(d, sched),
             Event::Memory { dyno, epoch } => self.on_memory(dyno, epoch, sched),
+            Event::FormationTick(i) => self.on_formation_tick(i as usize, sched),
         }
     }
 }
@@ -883,8 +808,22 @@ pub fn run_job_with<O: RequestObserver>(
     progress: impl FnMut(SimTime, u64) -> Control,
     profile: bool,
 ) -> Result<super::JobResult, PlacementError> {
+    run_job_formed(cfg, seeds, observer, Vec::new(), progress, profile)
+}
+
+/// As [`run_job_with`], with formation policies that may scale processes during the run (see
+/// `model::formation`); no policies is exactly [`run_job_with`].
+pub fn run_job_formed<O: RequestObserver>(
+    cfg: &SimConfig,
+    seeds: SeedTree,
+    observer: O,
+    policies: Vec<Box<dyn FormationPolicy>>,
+    progress: impl FnMut(SimTime, u64) -> Control,
+    profile: bool,
+) -> Result<super::JobResult, PlacementError> {
     let end = SimTime::ZERO + cfg.duration;
     let mut platform = Platform::new(cfg.clone(), seeds, observer)?;
+    platform.set_policies(policies);
     if profile {
         platform.profile = Some(Box::default());
     }
@@ -904,4 +843,37 @@ pub fn run_job_with<O: RequestObserver>(
 /// The stream the random placement policy draws from (separate from every other component).
 pub fn placement_stream(seeds: SeedTree) -> RngStream {
     seeds.named("placement").stream()
+}
+
+/// The stream of `app`'s routers: the router each external request goes to, then the dyno it
+/// picks (and the picks of later routing attempts), in the order requests are routed.
+pub fn router_stream(seeds: SeedTree, app: &crate::model::AppSpec) -> RngStream {
+    app_stream(seeds, "router", &app.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EVENT_KINDS, Event, EventKind, KINDS, Profile};
+
+    /// One name per event kind, from the one list of events, in the profile's order.
+    #[test]
+    fn event_kinds_name_every_event_once() {
+        assert_eq!(EVENT_KINDS.len(), KINDS);
+        assert_eq!(Profile::default().counts.len(), KINDS);
+        let cpu = Event::CpuDone {
+            dyno: 0,
+            epoch: 0,
+            req: 0,
+        };
+        assert_eq!(EVENT_KINDS[EventKind::from(&cpu) as usize], "cpu_done");
+        assert_eq!(
+            EVENT_KINDS[EventKind::from(&Event::Arrival(0)) as usize],
+            "arrival"
+        );
+        assert_eq!(EVENT_KINDS[EventKind::IdleCheck as usize], "idle_check");
+        let mut sorted = EVENT_KINDS.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), KINDS, "names are distinct");
+    }
 }

@@ -17,21 +17,19 @@ fn rtt(link: &Dist, rng: &mut RngStream) -> u64 {
     }
 }
 
-const NO_PARENT: u32 = u32::MAX;
+pub(super) const NO_PARENT: u32 = u32::MAX;
+pub(super) const NO_ENDPOINT: u16 = u16::MAX;
 
 impl<O: RequestObserver> Platform<O> {
     pub(super) fn schedule_arrival(&mut self, a: usize, sched: &mut Scheduler<Event>) {
         let app = &mut self.apps[a];
-        if app.target.is_none() || !app.mean_gap_s.is_finite() {
+        if app.target.is_none() {
             return;
         }
-        let gap = match app.fixed_gap {
-            Some(g) => g,
-            None => SimDuration::from_secs_f64(app.arrivals.exp(app.mean_gap_s)),
-        };
-        let at = sched.now() + gap;
         // Arrivals stop at the end of the run; nothing after it would be observed.
-        if at.as_nanos() < self.cfg.duration.as_nanos() {
+        if let Some(at) = app.source.next_arrival(sched.now())
+            && at.as_nanos() < self.cfg.duration.as_nanos()
+        {
             sched.at(at, Event::Arrival(a as u32));
         }
     }
@@ -147,6 +145,8 @@ impl<O: RequestObserver> Platform<O> {
             pending: 0,
             child_failed: false,
             parent: parent.0,
+            worker: 0,
+            endpoint: NO_ENDPOINT,
             parent_generation: parent.1,
             parent_id: if parent.0 == NO_PARENT {
                 0
@@ -175,9 +175,7 @@ impl<O: RequestObserver> Platform<O> {
             &net.router_dyno
         };
         let app = &mut self.apps[a];
-        let plan = &self.plans[app.plan as usize];
-        let work = plan.cpu.sample(&mut app.cpu_rng) * 1e9;
-        let wait_ns = SimDuration::from_secs_f64(plan.wait.sample(&mut app.wait_rng)).as_nanos();
+        let drawn = app.source.draw_request(&self.plans);
         let net_ns = rtt(&net.client_router, &mut app.net_rng) + rtt(link, &mut app.net_rng);
         let connect_ns = if app_cfg.router.keepalive {
             0
@@ -192,26 +190,12 @@ impl<O: RequestObserver> Platform<O> {
         let refused = trusted.is_some()
             && app_cfg.untrusted_share > 0.0
             && app.ingress_rng.open01() < app_cfg.untrusted_share;
-        // Filesystem draws: always the same number per request, so streams stay aligned.
-        let (mut client, mut reads, mut write_bytes, mut item, mut miss_ns) = (0, false, 0, 0, 0);
-        if let Some(fs) = &app_cfg.filesystem {
-            let rng = &mut app.fs_rng;
-            client = rng.below(u64::from(fs.clients.max(1))) as u32;
-            reads = rng.open01() < fs.read_probability;
-            let writes = rng.open01() < fs.write_probability;
-            let size = rng.exp(fs.write_kb * 1024.0);
-            write_bytes = if writes { size.ceil() as u64 } else { 0 };
-            let u = rng.open01();
-            item = app.zipf_cdf.partition_point(|c| *c < u) as u32;
-            miss_ns = SimDuration::from_secs_f64(fs.cache_miss.sample(rng)).as_nanos();
-        }
-        let plan_id = app.plan;
         let req = self.new_request(
             now,
             p,
-            plan_id,
-            work,
-            wait_ns,
+            drawn.plan,
+            drawn.work_ns,
+            drawn.wait_ns,
             net_ns,
             connect_ns,
             router,
@@ -219,11 +203,18 @@ impl<O: RequestObserver> Platform<O> {
             (NO_PARENT, 0),
         );
         let r = &mut self.reqs[req as usize];
-        r.client = client;
-        r.reads = reads;
-        r.write_bytes = write_bytes;
-        r.item = item;
-        r.miss_ns = miss_ns;
+        if let Some(e) = drawn.endpoint {
+            r.endpoint = e;
+            if r.counted {
+                self.procs[p].endpoints[e as usize].requests += 1;
+            }
+        }
+        let r = &mut self.reqs[req as usize];
+        let f = drawn.files;
+        (r.client, r.reads, r.write_bytes, r.item, r.miss_ns) =
+            (f.client, f.reads, f.write_bytes, f.item, f.miss_ns);
+        let id = r.id;
+        self.observer.on_drawn(id, a, &drawn);
         if refused {
             return self.fail(req, Status::Refused, now, sched);
         }
@@ -298,9 +289,9 @@ impl<O: RequestObserver> Platform<O> {
             return self.fail(req, Status::H14, now, sched);
         }
         // Wake a sleeping eco dyno; hold while any dyno is coming up.
-        let (first, count) = (self.procs[p].first_slot, self.procs[p].count);
         let mut coming = false;
-        for s in first..first + count {
+        for k in 0..self.procs[p].count {
+            let s = self.procs[p].slots[k] as usize;
             if self.slots[s].sleeping && !self.slots[s].starting {
                 self.wake(s, sched);
             }
@@ -531,8 +522,14 @@ impl<O: RequestObserver> Platform<O> {
             r.phase = Phase::Cpu;
         }
         let d = r.dyno as usize;
+        if self.dynos[d].gvl {
+            r.worker = self.dynos[d].workers().assign();
+        }
         let r = *r;
         self.dynos[d].busy_slots += 1;
+        if let Some(mb) = self.plans[r.plan].per_request_mb {
+            self.dynos[d].endpoint_mb += mb - self.procs[r.process as usize].per_request_mb;
+        }
         if r.parent == NO_PARENT {
             // Calls carry no client state: only external requests read, write and cache.
             self.touch_filesystem(req, &r, d);
@@ -544,6 +541,9 @@ impl<O: RequestObserver> Platform<O> {
         let work = self.reqs[req as usize].work;
         if work <= 0.0 {
             return self.after_cpu(req, sched);
+        }
+        if self.dynos[d].gvl && !self.dynos[d].workers().acquire(r.worker, req) {
+            return; // its process's CPU thread runs another request: it waits its turn
         }
         // The host must account for the time so far at the old rates before the request joins.
         let h = self.dynos[d].host as usize;
@@ -567,6 +567,18 @@ impl<O: RequestObserver> Platform<O> {
         let mut done = std::mem::take(&mut self.done);
         done.clear();
         self.dynos[d].pop_done(&mut done);
+        if self.dynos[d].gvl {
+            // Each finished CPU phase hands its process's thread to the next request waiting.
+            for &req in &done {
+                if let Some(next) = self.dynos[d]
+                    .workers()
+                    .release(self.reqs[req as usize].worker)
+                {
+                    let work = self.reqs[next as usize].work;
+                    self.dynos[d].push_running(next, work);
+                }
+            }
+        }
         self.reallocate(h, Some(d as u32), sched);
         for &req in &done {
             self.after_cpu(req, sched);
@@ -578,7 +590,7 @@ impl<O: RequestObserver> Platform<O> {
         let now = sched.now();
         let r = &mut self.reqs[req as usize];
         r.cpu_end = now;
-        if self.plans[r.plan as usize].calls.is_empty() {
+        if self.plans[r.plan].calls.is_empty() {
             return self.wait_phase(req, sched);
         }
         r.calls_start = now;
@@ -591,7 +603,7 @@ impl<O: RequestObserver> Platform<O> {
     /// Make the request's next call (or all of a parallel call); continue when none are left.
     fn issue_calls(&mut self, req: u32, sched: &mut Scheduler<Event>) {
         let r = self.reqs[req as usize];
-        let plan = &self.plans[r.plan as usize];
+        let plan = &self.plans[r.plan];
         if r.child_failed || r.next_call as usize >= plan.calls.len() {
             let q = &mut self.reqs[req as usize];
             q.downstream_ns = sched.now().since(q.calls_start).as_nanos();
@@ -610,15 +622,14 @@ impl<O: RequestObserver> Platform<O> {
         let now = sched.now();
         let pr = self.reqs[parent as usize];
         let caller_app = self.procs[pr.process as usize].app;
-        let call = &self.plans[pr.plan as usize].calls[pr.next_call as usize];
+        let call = &self.plans[pr.plan].calls[pr.next_call as usize];
         let (p, route, plan_id) = (call.process, call.route, call.plan);
         let callee_app = self.procs[p].app;
         let net = &self.cfg.network;
         let callee = &self.cfg.apps[callee_app];
-        let rng = &mut self.apps[caller_app].calls_rng;
-        let plan = &self.plans[plan_id as usize];
-        let work = plan.cpu.sample(rng) * 1e9;
-        let wait_ns = SimDuration::from_secs_f64(plan.wait.sample(rng)).as_nanos();
+        let source = &mut self.apps[caller_app].source;
+        let drawn = source.draw_call(&self.plans, plan_id);
+        let rng = source.calls_stream();
         let (net_ns, connect_ns, router, direct) = match route {
             CallRoute::Space => (rtt(&net.space_dyno_dyno, rng), 0, 0, true),
             CallRoute::PublicRouter => {
@@ -640,15 +651,17 @@ impl<O: RequestObserver> Platform<O> {
         let child = self.new_request(
             now,
             p,
-            plan_id,
-            work,
-            wait_ns,
+            drawn.plan,
+            drawn.work_ns,
+            drawn.wait_ns,
             net_ns,
             connect_ns,
             router,
             direct,
             (parent, pr.generation),
         );
+        let id = self.reqs[child as usize].id;
+        self.observer.on_drawn(id, caller_app, &drawn);
         self.dispatch(child, sched);
     }
 
@@ -663,7 +676,7 @@ impl<O: RequestObserver> Platform<O> {
         if !self.live(parent, generation) {
             return; // the caller died meanwhile
         }
-        let plan_id = self.reqs[parent as usize].plan as usize;
+        let plan_id = self.reqs[parent as usize].plan;
         let r = &mut self.reqs[parent as usize];
         if r.pending == 0 {
             return;
@@ -711,6 +724,12 @@ impl<O: RequestObserver> Platform<O> {
         let r = self.reqs[req as usize];
         let d = r.dyno as usize;
         let dyno = &mut self.dynos[d];
+        if dyno.gvl {
+            dyno.workers().leave(r.worker);
+        }
+        if let Some(mb) = self.plans[r.plan].per_request_mb {
+            dyno.endpoint_mb -= mb - self.procs[r.process as usize].per_request_mb;
+        }
         dyno.busy_slots -= 1;
         dyno.in_flight -= 1;
         dyno.served += 1;
@@ -737,6 +756,7 @@ impl<O: RequestObserver> Platform<O> {
             let responded = now + SimDuration::from_nanos(r.net_half_ns);
             let latency = responded.since(r.arrival);
             if r.direct || responded.since(r.deadline_from) <= self.cfg.request_timeout {
+                self.sample_end(req, Status::Ok, responded);
                 if r.counted {
                     let split = Split {
                         router_ns: r.router_ns,
@@ -774,7 +794,7 @@ impl<O: RequestObserver> Platform<O> {
                 self.start_service(next, sched);
             }
         } else if draining_idle {
-            self.stop(d as u32, "stop", sched);
+            self.stop(d as u32, crate::model::LifecycleKind::Stop, sched);
         }
     }
 
@@ -782,6 +802,11 @@ impl<O: RequestObserver> Platform<O> {
         let window = self.cfg.window.as_nanos();
         let p = &mut self.procs[process];
         p.latency.record(latency_ns, &split);
+        if r.endpoint != NO_ENDPOINT {
+            p.endpoints[r.endpoint as usize]
+                .latency
+                .record(latency_ns, &split);
+        }
         if let Some(w) = p.windows.get_mut((r.arrival.as_nanos() / window) as usize) {
             w.record(latency_ns);
         }
@@ -821,6 +846,7 @@ impl<O: RequestObserver> Platform<O> {
             self.release(req);
             return;
         }
+        self.sample_end(req, code, now);
         self.record_error(&r, code, now);
         self.release(req);
         if r.parent != NO_PARENT {
@@ -836,6 +862,9 @@ impl<O: RequestObserver> Platform<O> {
         let p = &mut self.procs[r.process as usize];
         if let Some(i) = code.error_index() {
             p.errors[i] += 1;
+            if r.endpoint != NO_ENDPOINT {
+                p.endpoints[r.endpoint as usize].errors[i] += 1;
+            }
         }
         if let Some(w) = p.windows.get_mut((r.arrival.as_nanos() / window) as usize) {
             w.errors += 1;
@@ -879,6 +908,7 @@ impl<O: RequestObserver> Platform<O> {
         if r.phase == Phase::Backlogged {
             self.leave_backlog(req);
         }
+        self.sample_end(req, Status::H12, now);
         self.record_error(&r, Status::H12, now);
         if r.phase == Phase::Late {
             self.release_router_slot(req, sched);

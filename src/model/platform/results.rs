@@ -3,7 +3,9 @@
 use super::{Phase, Platform, RequestObserver};
 use crate::engine::SimTime;
 use crate::model::dyno::State;
-use crate::model::metrics::{DynoResult, InstanceResult, JobResult, ProcessResult, WindowAcc, cov};
+use crate::model::metrics::{
+    DynoResult, EndpointResult, InstanceResult, JobResult, ProcessResult, WindowAcc, cov,
+};
 use crate::model::placement::PoolKey;
 
 impl<O: RequestObserver> Platform<O> {
@@ -45,12 +47,14 @@ impl<O: RequestObserver> Platform<O> {
         if (w as u64) < self.cfg.warmup.as_nanos() / window {
             return;
         }
+        let rate = self.offered_rate(p, w);
         let proc_ = &mut self.procs[p];
         let row = acc.row(
             proc_.app,
             proc_.local,
             (w as u64 * window) as f64 * 1e-9,
             in_flight,
+            rate,
         );
         if row.completed > 0 {
             proc_.window_p50_ms.push(row.p50_ms);
@@ -59,6 +63,20 @@ impl<O: RequestObserver> Platform<O> {
         if let Some(row) = self.observer.on_window(row) {
             self.window_rows.push(row);
         }
+    }
+
+    /// The external arrival rate offered to process `p` over window `w` (within the run), per
+    /// second; 0 unless `p` receives its app's workload.
+    fn offered_rate(&mut self, p: usize, w: usize) -> f64 {
+        let window = self.cfg.window.as_nanos();
+        let from = w as u64 * window;
+        let to = (from + window).min(self.cfg.duration.as_nanos());
+        let app = &mut self.apps[self.procs[p].app];
+        if app.target != Some(p) || to <= from {
+            return 0.0;
+        }
+        let n = app.source.offered(SimTime(from), SimTime(to));
+        n / ((to - from) as f64 * 1e-9)
     }
 
     /// Collect the results at `end`.
@@ -96,7 +114,8 @@ impl<O: RequestObserver> Platform<O> {
         for (pi, p) in self.procs.iter().enumerate() {
             let app = &self.cfg.apps[p.app];
             let spec = &app.processes[p.local];
-            let slots = &self.slots[p.first_slot..p.first_slot + p.count];
+            let slots: Vec<&super::Slot> =
+                p.slots.iter().map(|&s| &self.slots[s as usize]).collect();
             let vcpus = f64::from(spec.size.vcpus);
             let sum = |f: &dyn Fn(&super::SlotStats) -> u64| {
                 slots.iter().map(|s| f(&s.stats)).sum::<u64>()
@@ -120,8 +139,9 @@ impl<O: RequestObserver> Platform<O> {
                 latency: p.latency.summary(),
                 histogram: crate::model::metrics::LatencyHistogram(p.latency.histogram().clone()),
                 throughput_rps: p.latency.count as f64 / (counted_ns as f64 * 1e-9),
-                cpu_utilization: if p.count > 0 {
-                    cpu_ns / (vcpus * p.count as f64 * run_ns)
+                // The starting formation, as `dynos` and the cost (see `model::formation`).
+                cpu_utilization: if spec.count > 0 {
+                    cpu_ns / (vcpus * f64::from(spec.count) * run_ns)
                 } else {
                     0.0
                 },
@@ -198,7 +218,10 @@ impl<O: RequestObserver> Platform<O> {
             .iter()
             .enumerate()
             .map(|(hi, h)| {
-                let cap = h.cores * run_ns;
+                // Averages over the host's part of the run (all of it unless a formation policy
+                // added it).
+                let life_ns = end.since(h.opened).as_nanos() as f64;
+                let cap = h.cores * life_ns;
                 InstanceResult {
                     name: h.instance.name.clone(),
                     kind: match h.instance.pool {
@@ -225,12 +248,14 @@ impl<O: RequestObserver> Platform<O> {
                     peak_load: h.peak_load,
                     peak_demand: h.peak_demand,
                     mean_neighbour_load: h.neighbour_core_ns / cap,
-                    mean_speed: h.speed_ns / run_ns,
+                    mean_speed: h.speed_ns / life_ns,
                 }
             })
             .collect();
+        let endpoints = self.endpoint_results(counted_ns);
         JobResult {
             processes,
+            endpoints,
             dynos,
             windows: self.window_rows,
             instances,
@@ -240,6 +265,50 @@ impl<O: RequestObserver> Platform<O> {
             generated: self.next_id,
             interrupted,
         }
+    }
+}
+
+impl<O: RequestObserver> Platform<O> {
+    /// The endpoints' rows: per process receiving a workload with endpoints, each endpoint in
+    /// the workload's order. In flight is counted by scanning the live requests, as for the
+    /// process (see `write_windows`).
+    fn endpoint_results(&self, counted_ns: u64) -> Vec<EndpointResult> {
+        let mut out = Vec::new();
+        for (pi, p) in self.procs.iter().enumerate() {
+            if p.endpoints.is_empty() {
+                continue;
+            }
+            let app = &self.cfg.apps[p.app];
+            let Some(w) = &app.workload else { continue };
+            let mut in_flight = vec![0u64; p.endpoints.len()];
+            for r in &self.reqs {
+                if r.counted
+                    && r.process as usize == pi
+                    && r.endpoint != super::requests::NO_ENDPOINT
+                    && !matches!(r.phase, Phase::Free | Phase::Abandoned)
+                {
+                    in_flight[r.endpoint as usize] += 1;
+                }
+            }
+            for (e, (stats, spec)) in p.endpoints.iter().zip(&w.endpoints).enumerate() {
+                out.push(EndpointResult {
+                    app_index: p.app,
+                    process_index: p.local,
+                    app: app.name.clone(),
+                    process: app.processes[p.local].name.clone(),
+                    endpoint: spec.name.clone(),
+                    share: spec.share,
+                    requests: stats.requests,
+                    completed: stats.latency.count,
+                    errors: stats.errors.iter().sum(),
+                    errors_by_code: stats.errors,
+                    in_flight: in_flight[e],
+                    latency: stats.latency.summary(),
+                    throughput_rps: stats.latency.count as f64 / (counted_ns as f64 * 1e-9),
+                });
+            }
+        }
+        out
     }
 }
 

@@ -1,15 +1,18 @@
-//! `dynosim jail`: flag parsing and reporting around [`super::run`]. Kept here rather than in
-//! main.rs so the binary only dispatches.
+//! `dynosim jail`: flag parsing and reporting around [`crate::exec::run`].
+//!
+//! Unlike the other subcommands, jail passes the command's own exit status through (as `docker
+//! run` does), so its codes are its own (see the help of [`JailArgs`]); they still leave through
+//! [`super::Outcome`], the one place exit codes are made.
 
-use super::units::{
+use super::{CliError, Exit};
+use crate::exec::units::{
     format_bytes, parse_bytes, parse_cores, parse_cpuset, parse_pids, parse_shares,
 };
-use super::{ErrorKind, Exit, JailConfig, Limits, Net, RunEvent, run, validate_name};
+use crate::exec::{JailConfig, Limits, Net, RunEvent, run as jail_run, validate_name};
 use crate::model::Catalog;
 use clap::{Args, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -160,7 +163,7 @@ fn catch_interrupts() {
     }
 }
 
-fn report(name: &str, config: &JailConfig, exit: &Exit) {
+fn report(name: &str, config: &JailConfig, exit: &crate::exec::Exit) {
     if exit.stats.oom_kills > 0 {
         eprintln!(
             "dynosim jail: {name}: memory limit{} exceeded: the kernel's OOM killer killed {} process(es) (R15){}",
@@ -195,13 +198,13 @@ fn report(name: &str, config: &JailConfig, exit: &Exit) {
     }
 }
 
-/// Run `dynosim jail` and return its exit status: the command's (128 + signal if killed), 2 for
-/// bad input, 125 for a setup failure, 126/127 when the command cannot be run.
-pub fn run_cli(args: &JailArgs) -> ExitCode {
+/// Run `dynosim jail`: the command's status (128 + signal if killed), or the error of a jail
+/// that could not start (bad input 2, setup 125, not executable 126 / not found 127).
+pub fn run(args: &JailArgs) -> Result<Exit, CliError> {
     let config = args.to_config();
     catch_interrupts();
     let name = config.name.clone();
-    let result = run(&config, &INTERRUPTS, |ev| match ev {
+    let exit = jail_run(&config, &INTERRUPTS, |ev| match ev {
         RunEvent::TimeLimit(t) => eprintln!(
             "dynosim jail: {name}: time limit of {:.3} s reached: sending SIGTERM (grace {:.3} s)",
             t.as_secs_f64(),
@@ -215,19 +218,7 @@ pub fn run_cli(args: &JailArgs) -> ExitCode {
             "dynosim jail: {name}: still running {:.3} s after SIGTERM: sending SIGKILL",
             g.as_secs_f64()
         ),
-    });
-    match result {
-        Ok(exit) => {
-            report(&name, &config, &exit);
-            ExitCode::from(exit.status.code().clamp(0, 255) as u8)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(match e.kind {
-                ErrorKind::Input => 2,
-                ErrorKind::Unsupported | ErrorKind::Setup => 125,
-                ErrorKind::Exec(c) => c.clamp(1, 255) as u8,
-            })
-        }
-    }
+    })?;
+    report(&name, &config, &exit);
+    Ok(Exit::Command(exit.status.code().clamp(0, 255) as u8))
 }

@@ -1,0 +1,425 @@
+//! The columns of every CSV table, each defined once: its name and how its cell is written.
+//!
+//! A table is a list of [`Column`]s; the writers ([`super::tables`]) write the header from the
+//! names and each row by calling the cells in order, so adding a column is one line here (and
+//! its row in docs/csv.md, which a test checks). Cells are formatted with fixed decimals
+//! ([`fmt_f64`]) so the files are byte-identical across runs. Every per-job table starts with the
+//! key columns (scenario, point, sweep keys, replication), written by the writers.
+
+use crate::model::{
+    DynoResult, EndpointResult, InstanceResult, LifecycleEvent, ProcessResult, RequestRecord,
+    WindowRow,
+};
+use crate::scenario::Job;
+
+/// A float for a CSV cell: fixed decimals (stable bytes across runs), empty for NaN so that
+/// pandas and polars read a missing value.
+pub fn fmt_f64(x: f64, decimals: usize) -> String {
+    if x.is_nan() {
+        String::new()
+    } else {
+        format!("{x:.decimals$}")
+    }
+}
+
+/// One column of a table whose rows come from `R`, with context `C` (the job, the names of the
+/// job's apps and processes, ...).
+pub(crate) struct Column<C, R> {
+    pub name: &'static str,
+    pub cell: fn(&C, &R) -> String,
+}
+
+const fn col<C, R>(name: &'static str, cell: fn(&C, &R) -> String) -> Column<C, R> {
+    Column { name, cell }
+}
+
+/// The cells of one row, in column order, after `prefix` (the key cells).
+pub(crate) fn record<C, R>(
+    columns: &[Column<C, R>],
+    prefix: &[String],
+    ctx: &C,
+    row: &R,
+) -> Vec<String> {
+    let mut rec = Vec::with_capacity(prefix.len() + columns.len());
+    rec.extend_from_slice(prefix);
+    rec.extend(columns.iter().map(|c| (c.cell)(ctx, row)));
+    rec
+}
+
+/// The names of `columns`.
+pub(crate) fn names<C, R>(columns: &[Column<C, R>]) -> impl Iterator<Item = &'static str> + '_ {
+    columns.iter().map(|c| c.name)
+}
+
+fn ms4(x: f64) -> String {
+    fmt_f64(x, 4)
+}
+
+/// The key columns of every table but tiers.csv, around the sweep keys.
+pub(crate) const KEY_BEFORE_SWEEP: [&str; 2] = ["scenario", "point"];
+pub(crate) const KEY_AFTER_SWEEP: [&str; 1] = ["replication"];
+
+/// A table whose middle is the request counts and latency columns of summary.csv, defined once
+/// here for every table that has them (summary.csv, endpoints.csv): `$row` has the fields
+/// `requests`, `completed`, `errors`, `errors_by_code`, `in_flight`, `latency` and
+/// `throughput_rps`. The table's own columns come before and after.
+macro_rules! with_outcomes {
+    ($row:ty; [$($head:expr),* $(,)?]; [$($tail:expr),* $(,)?]) => {
+        &[
+            $($head,)*
+            col("requests", |_, p: &$row| p.requests.to_string()),
+            col("completed", |_, p: &$row| p.completed.to_string()),
+            col("errors", |_, p: &$row| p.errors.to_string()),
+            col("errors_h10", |_, p: &$row| p.errors_by_code[0].to_string()),
+            col("errors_h11", |_, p: &$row| p.errors_by_code[1].to_string()),
+            col("errors_h12", |_, p: &$row| p.errors_by_code[2].to_string()),
+            col("errors_h13", |_, p: &$row| p.errors_by_code[3].to_string()),
+            col("errors_h14", |_, p: &$row| p.errors_by_code[4].to_string()),
+            col("errors_h20", |_, p: &$row| p.errors_by_code[5].to_string()),
+            col("errors_downstream", |_, p: &$row| p.errors_by_code[6].to_string()),
+            col("errors_refused", |_, p: &$row| p.errors_by_code[7].to_string()),
+            col("in_flight", |_, p: &$row| p.in_flight.to_string()),
+            col("mean_ms", |_, p: &$row| ms4(p.latency.mean_ms)),
+            col("p50_ms", |_, p: &$row| ms4(p.latency.p50_ms)),
+            col("p90_ms", |_, p: &$row| ms4(p.latency.p90_ms)),
+            col("p95_ms", |_, p: &$row| ms4(p.latency.p95_ms)),
+            col("p99_ms", |_, p: &$row| ms4(p.latency.p99_ms)),
+            col("p999_ms", |_, p: &$row| ms4(p.latency.p999_ms)),
+            col("max_ms", |_, p: &$row| ms4(p.latency.max_ms)),
+            col("mean_router_ms", |_, p: &$row| ms4(p.latency.router_ms)),
+            col("mean_network_ms", |_, p: &$row| ms4(p.latency.network_ms)),
+            col("mean_queue_ms", |_, p: &$row| ms4(p.latency.queue_ms)),
+            col("mean_cpu_ms", |_, p: &$row| ms4(p.latency.cpu_ms)),
+            col("mean_downstream_ms", |_, p: &$row| ms4(p.latency.downstream_ms)),
+            col("mean_wait_ms", |_, p: &$row| ms4(p.latency.wait_ms)),
+            col("throughput_rps", |_, p: &$row| fmt_f64(p.throughput_rps, 4)),
+            $($tail,)*
+        ]
+    };
+}
+
+/// summary.csv: one row per process type of one app in one job.
+pub(crate) const SUMMARY: &[Column<Job, ProcessResult>] = with_outcomes!(ProcessResult; [
+    col("seed", |j, _| j.seeds.value().to_string()),
+    col("app", |_, p| p.app.clone()),
+    col("process", |_, p| p.process.clone()),
+    col("size", |_, p| p.size.clone()),
+    col("tier", |_, p| p.tier.to_string()),
+    col("dynos", |_, p| p.dynos.to_string()),
+    col("concurrency", |_, p| p.concurrency.to_string()),
+]; [
+    col("cpu_utilization", |_, p| fmt_f64(p.cpu_utilization, 6)),
+    col("cpu_s", |_, p| fmt_f64(p.cpu_s, 3)),
+    col("throttled_s", |_, p| fmt_f64(p.throttled_s, 3)),
+    col("window_cov_p50", |_, p| fmt_f64(p.window_cov_p50, 6)),
+    col("window_cov_p99", |_, p| fmt_f64(p.window_cov_p99, 6)),
+    col("cost_usd_month", |_, p| fmt_f64(p.cost_usd_month, 2)),
+    col("restarts", |_, p| p.restarts.to_string()),
+    col("files_lost", |_, p| p.files_lost.to_string()),
+    col("bytes_lost", |_, p| p.bytes_lost.to_string()),
+    col("cache_hit_ratio", |_, p| fmt_f64(p.cache_hit_ratio, 6)),
+    col("cold_penalty_s", |_, p| fmt_f64(p.cold_penalty_s, 3)),
+    col("sticky_reads", |_, p| p.sticky_reads.to_string()),
+    col("sticky_miss_other_dyno", |_, p| {
+        p.sticky_miss_other_dyno.to_string()
+    }),
+    col("sticky_miss_restart", |_, p| {
+        p.sticky_miss_restart.to_string()
+    }),
+]);
+
+/// endpoints.csv: one row per endpoint of one app's workload in one job (on the process that
+/// receives the workload), with summary.csv's counts and latency columns.
+pub(crate) const ENDPOINTS: &[Column<Job, EndpointResult>] = with_outcomes!(EndpointResult; [
+    col("seed", |j, _| j.seeds.value().to_string()),
+    col("app", |_, e| e.app.clone()),
+    col("process", |_, e| e.process.clone()),
+    col("endpoint", |_, e| e.endpoint.clone()),
+    col("share", |_, e| fmt_f64(e.share, 9)),
+]; []);
+
+/// dynos.csv: one row per dyno in one job.
+pub(crate) const DYNOS: &[Column<(), DynoResult>] = &[
+    col("app", |_, d| d.app.clone()),
+    col("process", |_, d| d.process.clone()),
+    col("dyno", |_, d| d.dyno.clone()),
+    col("size", |_, d| d.size.clone()),
+    col("tier", |_, d| d.tier.to_string()),
+    col("instance", |_, d| d.instance.clone()),
+    col("restarts", |_, d| d.restarts.to_string()),
+    col("restarts_cycle", |_, d| d.restarts_cycle.to_string()),
+    col("restarts_deploy", |_, d| d.restarts_deploy.to_string()),
+    col("restarts_crash", |_, d| d.restarts_crash.to_string()),
+    col("restarts_r10", |_, d| d.restarts_r10.to_string()),
+    col("restarts_r15", |_, d| d.restarts_r15.to_string()),
+    col("sleeps", |_, d| d.sleeps.to_string()),
+    col("uptime_s", |_, d| fmt_f64(d.uptime_s, 3)),
+    col("r14_s", |_, d| fmt_f64(d.r14_s, 3)),
+    col("served", |_, d| d.served.to_string()),
+    col("cpu_utilization", |_, d| fmt_f64(d.cpu_utilization, 6)),
+    col("cpu_s", |_, d| fmt_f64(d.cpu_s, 3)),
+    col("throttled_s", |_, d| fmt_f64(d.throttled_s, 3)),
+    col("max_backlog", |_, d| d.max_backlog.to_string()),
+    col("bytes_written", |_, d| d.bytes_written.to_string()),
+    col("bytes_lost", |_, d| d.bytes_lost.to_string()),
+    col("files_lost", |_, d| d.files_lost.to_string()),
+    col("cache_hits", |_, d| d.cache_hits.to_string()),
+    col("cache_misses", |_, d| d.cache_misses.to_string()),
+    col("cache_hit_ratio", |_, d| {
+        let total = d.cache_hits + d.cache_misses;
+        let ratio = if total == 0 {
+            f64::NAN
+        } else {
+            d.cache_hits as f64 / total as f64
+        };
+        fmt_f64(ratio, 6)
+    }),
+    col("cold_penalty_s", |_, d| fmt_f64(d.cold_penalty_s, 3)),
+    col("sticky_reads", |_, d| d.sticky_reads.to_string()),
+    col("sticky_miss_other_dyno", |_, d| {
+        d.sticky_miss_other_dyno.to_string()
+    }),
+    col("sticky_miss_restart", |_, d| {
+        d.sticky_miss_restart.to_string()
+    }),
+];
+
+/// instances.csv: one row per instance (host) of one job.
+pub(crate) const INSTANCES: &[Column<(), InstanceResult>] = &[
+    col("instance", |_, i| i.name.clone()),
+    col("kind", |_, i| i.kind.to_string()),
+    col("region", |_, i| i.region.clone()),
+    col("vcpus", |_, i| i.vcpus.to_string()),
+    col("memory_mb", |_, i| i.memory_mb.to_string()),
+    col("tenant_memory_mb", |_, i| i.tenant_memory_mb.to_string()),
+    col("dynos", |_, i| i.dynos.join(" ")),
+    col("mean_load", |_, i| fmt_f64(i.mean_load, 6)),
+    col("peak_load", |_, i| fmt_f64(i.peak_load, 6)),
+    col("peak_demand", |_, i| fmt_f64(i.peak_demand, 6)),
+    col("mean_neighbour_load", |_, i| {
+        fmt_f64(i.mean_neighbour_load, 6)
+    }),
+    col("mean_speed", |_, i| fmt_f64(i.mean_speed, 6)),
+];
+
+/// Names of a job's apps and process types, and each process type's size and tier, by index
+/// (rows that the model reports by index: windows, events, requests).
+pub(crate) struct Names {
+    apps: Vec<String>,
+    /// Per app, per process: [name, size, tier].
+    processes: Vec<Vec<[String; 3]>>,
+}
+
+impl Names {
+    pub(crate) fn new(cfg: &crate::model::SimConfig) -> Names {
+        Names {
+            apps: cfg.apps.iter().map(|a| a.name.clone()).collect(),
+            processes: cfg
+                .apps
+                .iter()
+                .map(|a| {
+                    a.processes
+                        .iter()
+                        .map(|p| [p.name.clone(), p.size.name.clone(), p.size.tier.to_string()])
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    fn app(&self, app: usize) -> String {
+        self.apps[app].clone()
+    }
+
+    /// `what`: 0 the process name, 1 its size, 2 its tier.
+    fn process(&self, app: usize, process: usize, what: usize) -> String {
+        self.processes[app][process][what].clone()
+    }
+
+    /// The `dyno` cell: `web.2`, empty for no dyno (0).
+    fn dyno(&self, app: usize, process: usize, dyno: u32) -> String {
+        if dyno == 0 {
+            String::new()
+        } else {
+            format!("{}.{dyno}", self.processes[app][process][0])
+        }
+    }
+}
+
+/// The `incarnation` cell: empty when there is no dyno (0).
+fn incarnation(dyno: u32, incarnation: u32) -> String {
+    if dyno == 0 {
+        String::new()
+    } else {
+        incarnation.to_string()
+    }
+}
+
+/// windows.csv: one row per time window of one process type in one job.
+pub(crate) const WINDOWS: &[Column<Names, WindowRow>] = &[
+    col("app", |n, w| n.app(w.app)),
+    col("process", |n, w| n.process(w.app, w.process, 0)),
+    col("size", |n, w| n.process(w.app, w.process, 1)),
+    col("tier", |n, w| n.process(w.app, w.process, 2)),
+    col("window_start_s", |_, w| fmt_f64(w.window_start_s, 3)),
+    col("requests", |_, w| w.requests.to_string()),
+    col("completed", |_, w| w.completed.to_string()),
+    col("errors", |_, w| w.errors.to_string()),
+    col("in_flight", |_, w| w.in_flight.to_string()),
+    col("mean_ms", |_, w| ms4(w.mean_ms)),
+    col("p50_ms", |_, w| ms4(w.p50_ms)),
+    col("p90_ms", |_, w| ms4(w.p90_ms)),
+    col("p99_ms", |_, w| ms4(w.p99_ms)),
+    col("arrival_rate_rps", |_, w| fmt_f64(w.arrival_rate_rps, 4)),
+];
+
+/// events.csv: one row per lifecycle event in one job.
+pub(crate) const EVENTS: &[Column<Names, LifecycleEvent>] = &[
+    col("time_s", |_, e| fmt_f64(e.time_ns as f64 * 1e-9, 6)),
+    col("app", |n, e| n.app(e.app)),
+    col("process", |n, e| n.process(e.app, e.process, 0)),
+    col("dyno", |n, e| n.dyno(e.app, e.process, e.dyno)),
+    col("incarnation", |_, e| incarnation(e.dyno, e.incarnation)),
+    col("instance", |_, e| e.instance.clone()),
+    col("event", |_, e| e.event.to_string()),
+    col("detail", |_, e| e.detail.clone()),
+];
+
+/// A part of the latency split in ms, empty for a request without one.
+fn split_ms(r: &RequestRecord, part: fn(&crate::model::Split) -> u64) -> String {
+    r.split
+        .as_ref()
+        .map_or_else(String::new, |s| ms4(part(s) as f64 * 1e-6))
+}
+
+/// requests.csv: one row per counted request that got an outcome (with `--requests`).
+pub(crate) const REQUESTS: &[Column<Names, RequestRecord>] = &[
+    col("request", |_, r| r.id.to_string()),
+    col("parent", |_, r| {
+        r.parent.map(|p| p.to_string()).unwrap_or_default()
+    }),
+    col("app", |n, r| n.app(r.app)),
+    col("process", |n, r| n.process(r.app, r.process, 0)),
+    col("dyno", |n, r| n.dyno(r.app, r.process, r.dyno)),
+    col("incarnation", |_, r| incarnation(r.dyno, r.incarnation)),
+    col("arrival_s", |_, r| fmt_f64(r.arrival_ns as f64 * 1e-9, 9)),
+    col("service_start_s", |_, r| {
+        if r.service_start_ns == 0 {
+            String::new()
+        } else {
+            fmt_f64(r.service_start_ns as f64 * 1e-9, 9)
+        }
+    }),
+    col("latency_ms", |_, r| ms4(r.latency_ns as f64 * 1e-6)),
+    col("status", |_, r| r.status.as_str().to_string()),
+    col("router_ms", |_, r| split_ms(r, |s| s.router_ns)),
+    col("network_ms", |_, r| split_ms(r, |s| s.network_ns)),
+    col("queue_ms", |_, r| split_ms(r, |s| s.queue_ns)),
+    col("cpu_ms", |_, r| split_ms(r, |s| s.cpu_ns)),
+    col("downstream_ms", |_, r| split_ms(r, |s| s.downstream_ns)),
+    col("wait_ms", |_, r| split_ms(r, |s| s.wait_ns)),
+];
+
+/// One row of tiers.csv before formatting: a tier x size at one sweep point, pooled.
+pub(crate) struct TierRow {
+    pub point: usize,
+    pub tier: crate::model::Tier,
+    pub size: String,
+    pub replications: usize,
+    pub requests: u64,
+    pub completed: u64,
+    pub errors: u64,
+    /// p50, p90, p99 of the pooled histogram (ms).
+    pub q: [f64; 3],
+    pub windows: usize,
+    pub window_p50_mean_ms: f64,
+    pub window_p50_cov: f64,
+    pub window_p99_mean_ms: f64,
+    pub window_p99_cov: f64,
+}
+
+/// tiers.csv (context: the scenario name): its own key columns, no sweep keys.
+pub(crate) const TIERS: &[Column<String, TierRow>] = &[
+    col("scenario", |s, _| s.clone()),
+    col("point", |_, t| t.point.to_string()),
+    col("tier", |_, t| t.tier.to_string()),
+    col("size", |_, t| t.size.clone()),
+    col("replications", |_, t| t.replications.to_string()),
+    col("requests", |_, t| t.requests.to_string()),
+    col("completed", |_, t| t.completed.to_string()),
+    col("errors", |_, t| t.errors.to_string()),
+    col("p50_ms", |_, t| ms4(t.q[0])),
+    col("p90_ms", |_, t| ms4(t.q[1])),
+    col("p99_ms", |_, t| ms4(t.q[2])),
+    col("windows", |_, t| t.windows.to_string()),
+    col("window_p50_mean_ms", |_, t| ms4(t.window_p50_mean_ms)),
+    col("window_p50_cov", |_, t| fmt_f64(t.window_p50_cov, 6)),
+    col("window_p99_mean_ms", |_, t| ms4(t.window_p99_mean_ms)),
+    col("window_p99_cov", |_, t| fmt_f64(t.window_p99_cov, 6)),
+];
+
+/// Every column of `table`, key columns included (sweep keys left out: they depend on the
+/// scenario).
+pub fn columns_of(table: super::Table) -> Vec<&'static str> {
+    use super::Table;
+    let keyed = |cols: Vec<&'static str>| -> Vec<&'static str> {
+        KEY_BEFORE_SWEEP
+            .into_iter()
+            .chain(KEY_AFTER_SWEEP)
+            .chain(cols)
+            .collect()
+    };
+    match table {
+        Table::Summary => keyed(names(SUMMARY).collect()),
+        Table::Endpoints => keyed(names(ENDPOINTS).collect()),
+        Table::Windows => keyed(names(WINDOWS).collect()),
+        Table::Dynos => keyed(names(DYNOS).collect()),
+        Table::Events => keyed(names(EVENTS).collect()),
+        Table::Instances => keyed(names(INSTANCES).collect()),
+        Table::Requests => keyed(names(REQUESTS).collect()),
+        Table::Tiers => names(TIERS).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adding a column is one line above and its row in docs/csv.md: this keeps the two together.
+    #[test]
+    fn every_column_is_documented_in_csv_md() {
+        let doc = include_str!("../../docs/csv.md");
+        for table in super::super::Table::ALL {
+            let section = doc
+                .split(&format!("\n## {}\n", table.file()))
+                .nth(1)
+                .unwrap_or_else(|| panic!("docs/csv.md has no section {}", table.file()));
+            let section = section.split("\n## ").next().unwrap_or("");
+            for c in columns_of(table) {
+                let keyed = ["scenario", "point", "replication"].contains(&c);
+                let in_keys = keyed && table != super::super::Table::Tiers;
+                assert!(
+                    in_keys || section.contains(&format!("| `{c}` |")),
+                    "docs/csv.md, section {}: column `{c}` is not documented",
+                    table.file()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn column_names_are_unique_snake_case() {
+        for table in super::super::Table::ALL {
+            let cols = columns_of(table);
+            let mut seen = std::collections::BTreeSet::new();
+            for c in &cols {
+                assert!(seen.insert(*c), "{}: `{c}` twice", table.file());
+                assert!(
+                    c.chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
+                    "{c}"
+                );
+            }
+        }
+    }
+}
