@@ -723,6 +723,10 @@ impl<'a> Lifecycle<'a> {
 
     fn control<'s>(&'s self, sc: &'s std::thread::Scope<'s, '_>) {
         let _ = pin_thread(&self.s.loadgen_cpus);
+        // The lifecycle's times are part of the experiment, as the load generator's are: wake
+        // on time beside unrelated work on a busy host.
+        super::spin::high_priority();
+        super::spin::precise_timers();
         for a in &self.s.actions {
             if !self.wait_for(a.at_ns) {
                 break;
@@ -732,8 +736,11 @@ impl<'a> Lifecycle<'a> {
             match &a.kind {
                 ActionKind::Note { event, detail } => self.log(a, at, *event, detail.clone()),
                 ActionKind::Kill { cause } => {
+                    // Reaped beside the schedule (as a drain is): the kill and the cleanup of
+                    // its cgroups take tens of ms on a busy host, and the next action (the
+                    // crashed dyno's restart) is due at the same instant.
                     if let Some(jail) = self.leave(a, *cause) {
-                        self.reap(jail, a, true);
+                        sc.spawn(move || self.reap(jail, a, true));
                     }
                 }
                 ActionKind::Sigterm => {

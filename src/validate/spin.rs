@@ -66,12 +66,15 @@ pub fn precise_timers() {
 /// Give the calling thread real-time priority (`SCHED_FIFO` 10, needs root; otherwise nice
 /// -20), so the load generator keeps its schedule beside unrelated processes on its CPU: a
 /// normal thread that wakes on a busy CPU can wait milliseconds for it. The generator's
-/// threads block between events, so they take little CPU. Errors are ignored: it only helps.
+/// threads block between events, so they take little CPU. `SCHED_RESET_ON_FORK`: a process
+/// this thread starts (a jail, as the lifecycle thread does) runs at normal priority, so a
+/// spinning dyno can never starve the machine. Errors are ignored: it only helps.
 pub fn high_priority() {
     // SAFETY: sched_setscheduler(2), gettid(2) and setpriority(2) on the calling thread only.
     unsafe {
         let param = libc::sched_param { sched_priority: 10 };
-        if libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) != 0 {
+        let policy = libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK;
+        if libc::sched_setscheduler(0, policy, &param) != 0 {
             let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
             libc::setpriority(libc::PRIO_PROCESS, tid, -20);
         }
