@@ -451,6 +451,32 @@ mod tests {
         }
     }
 
+    /// The Parquet types the issue asks for, from the kinds: `seed` uint64, every `_s` (seconds)
+    /// and `_ms` column float64, the key columns int64 but `scenario`.
+    #[test]
+    fn kinds_give_seed_unsigned_and_seconds_and_milliseconds_floats() {
+        for table in super::super::Table::ALL {
+            for (name, kind) in kinds_of(table) {
+                let want = match name {
+                    "seed" => Some(Kind::UInt),
+                    "point" | "replication" | "requests" | "errors" => Some(Kind::Int),
+                    "scenario" | "app" | "process" | "tier" | "size" => Some(Kind::Text),
+                    _ => None,
+                };
+                if let Some(want) = want {
+                    assert_eq!(kind, want, "{}: `{name}`", table.file());
+                }
+                if name.ends_with("_s") || name.ends_with("_ms") {
+                    assert!(
+                        matches!(kind, Kind::Float(_)),
+                        "{}: `{name}` is {kind:?}",
+                        table.file()
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn column_names_are_unique_snake_case() {
         for table in super::super::Table::ALL {
