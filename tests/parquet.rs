@@ -118,21 +118,23 @@ for path in sorted(folder.glob("*.parquet")):
 print(tables, rows, nulls)
 "#;
 
+/// The Parquet (pyarrow) type of a column of this kind.
+fn type_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Int => "int64",
+        Kind::UInt => "uint64",
+        Kind::Float(_) => "float64",
+        Kind::Text => "string",
+    }
+}
+
 /// The Parquet type of every known column of every table, from the column definitions.
 fn expected_types() -> String {
     let mut all = BTreeMap::new();
     for table in Table::ALL {
         let cols: BTreeMap<&str, &str> = kinds_of(table)
             .into_iter()
-            .map(|(name, kind)| {
-                let t = match kind {
-                    Kind::Int => "int64",
-                    Kind::UInt => "uint64",
-                    Kind::Float(_) => "float64",
-                    Kind::Text => "string",
-                };
-                (name, t)
-            })
+            .map(|(name, kind)| (name, type_name(kind)))
             .collect();
         all.insert(table.parquet_file(), cols);
     }
@@ -380,4 +382,77 @@ fn a_bad_format_is_a_usage_error_that_names_the_choices() {
         );
         assert!(!out.exists(), "nothing written");
     }
+}
+
+const PLAN_SHOP: &str = r#"name = "plan-shop"
+seed = 11
+duration = "150s"
+warmup = "30s"
+noise = "off"
+
+[[app]]
+name = "shop"
+
+[[app.process]]
+type = "web"
+size = "standard-1x"
+count = 2
+
+[app.workload]
+arrivals = { poisson = 40.0 }
+cpu = { exponential = "40ms" }
+"#;
+
+#[test]
+fn plan_writes_plan_parquet_beside_or_instead_of_plan_csv() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("shop.toml");
+    fs::write(&file, PLAN_SHOP).expect("write");
+    let plan = |out: &Path, format: &str| {
+        ok(&[
+            "plan",
+            s(&file),
+            "--slo",
+            "p95<=230ms",
+            "--sizes",
+            "standard-1x",
+            "--counts",
+            "1..4",
+            "--out",
+            s(out),
+            "--quiet",
+            "--format",
+            format,
+        ]);
+    };
+    let (both, only) = (tmp.path().join("both"), tmp.path().join("only"));
+    plan(&both, "both");
+    plan(&only, "parquet");
+    assert_eq!(manifest_files(&both), ["plan.csv", "plan.parquet"]);
+    assert_eq!(manifest_files(&only), ["plan.parquet"]);
+    assert!(!only.join("plan.csv").exists());
+    assert_eq!(
+        fs::read(both.join("plan.parquet")).expect("parquet"),
+        fs::read(only.join("plan.parquet")).expect("parquet"),
+        "the same plan gives the same Parquet bytes"
+    );
+    if !have_pyarrow() {
+        return;
+    }
+    // The types plan.csv's columns declare, and every cell equal to plan.csv's.
+    let kinds: BTreeMap<&str, &str> = dynosim::plan::report::PLAN_COLUMNS
+        .iter()
+        .map(|(name, kind)| (*name, type_name(*kind)))
+        .collect();
+    let expected = serde_json::to_string(&BTreeMap::from([("plan.parquet", kinds)])).expect("json");
+    let out = Command::new("python3")
+        .args(["-c", COMPARE, s(&both), &expected])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("1 "));
 }
