@@ -554,13 +554,14 @@ pub fn merge(
     })
 }
 
-/// Whether `name` is a per-job table's file, CSV or Parquet (every table but tiers, which the
-/// merge recomputes from the tier parts).
+/// Whether `name` is (or poses as) a per-job table's file: any visible CSV or Parquet file but
+/// tiers', which the merge recomputes from the tier parts. A file no manifest records is then
+/// refused, never skipped.
 fn is_per_job_table(name: &str) -> bool {
-    Table::ALL
-        .into_iter()
-        .filter(|t| *t != Table::Tiers)
-        .any(|t| name == t.file() || name == t.parquet_file())
+    (name.ends_with(".csv") || name.ends_with(".parquet"))
+        && name != Table::Tiers.file()
+        && name != Table::Tiers.parquet_file()
+        && !name.starts_with('.')
 }
 
 /// The per-job table files of a shard folder (see [`is_per_job_table`]).
