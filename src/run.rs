@@ -3,6 +3,7 @@
 use crate::engine::{Control, SimTime};
 use crate::interrupt;
 use crate::model::{JobResult, NoRequests, Profile, run_job, run_job_with};
+use crate::output::format::{Format, export};
 use crate::output::manifest::{
     JobInfo, Manifest, PointInfo, RunInfo, RunOptionsInfo, ShardInfo, now_unix_s, record_files,
 };
@@ -38,6 +39,8 @@ pub struct RunOptions {
     pub profile: bool,
     /// Run only this shard's jobs (cluster use); `None` runs them all.
     pub shard: Option<Shard>,
+    /// The tables' formats (CSV by default; Parquet copies made from the CSVs).
+    pub format: Format,
 }
 
 /// What a run produced.
@@ -321,6 +324,10 @@ pub fn run(scenarios: &[Scenario], opts: &RunOptions) -> Result<RunReport, RunEr
             }
             report.plot_seconds += t.elapsed().as_secs_f64();
         }
+        stop(&report.folders)?;
+        // After the plots (drawn from the CSVs): the Parquet copies, and with `--format
+        // parquet` the CSVs go, so the manifest records what the folder holds.
+        export(stage.path(), opts.format)?;
         stop(&report.folders)?;
         manifest(s, &jobs, opts, threads, plots, stage.path())?.write(stage.path())?;
         match stage.commit_unless_interrupted() {

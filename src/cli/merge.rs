@@ -2,6 +2,7 @@
 
 use super::{CliError, Exit, catch_stop_signals};
 use crate::interrupt;
+use crate::output::format::Format;
 use crate::output::merge::merge;
 use clap::Args;
 use std::path::PathBuf;
@@ -17,6 +18,10 @@ pub struct MergeArgs {
     /// bytes, and plots). Replaced in one step, and only if it is empty or dynosim wrote it.
     #[arg(long, value_name = "DIR", required = true)]
     pub out: PathBuf,
+    /// The merged tables' file format: `csv`, `parquet` or `both` [default: the shards' own].
+    /// Shards in either format are read.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
     /// No summary line; only errors and warnings.
     #[arg(long, short)]
     pub quiet: bool,
@@ -24,7 +29,7 @@ pub struct MergeArgs {
 
 pub fn run(args: &MergeArgs) -> Result<Exit, CliError> {
     catch_stop_signals()?;
-    let r = merge(&args.shards, &args.out)?;
+    let r = merge(&args.shards, &args.out, args.format)?;
     for w in &r.plots.warnings {
         eprintln!("warning: {w}");
     }

@@ -39,8 +39,9 @@ pub enum Command {
     ///
     /// Each scenario file expands to jobs (sweep points x replications), which run in parallel;
     /// each scenario's results go to one output folder (see --out), written all at once. The same
-    /// scenario and seed give byte-identical CSVs at any --threads and any shard split. `dynosim
-    /// check` lists the jobs without simulating. Files and columns: docs/csv.md.
+    /// scenario and seed give byte-identical CSVs (and Parquet files, with --format) at any
+    /// --threads and any shard split. `dynosim check` lists the jobs without simulating. Files
+    /// and columns: docs/csv.md.
     Run(run::RunArgs),
     /// Combine the folders of a sharded run into what a single run writes (CSVs byte-identical),
     /// and draw the plots.
@@ -69,7 +70,8 @@ pub enum Command {
     Catalog(catalog::CatalogArgs),
     /// (Re)draw the plots of an output folder from its CSVs (PNG and SVG, into the folder).
     ///
-    /// Reads only the folder's CSVs, so a folder copied from elsewhere (or edited) can be redrawn:
+    /// Reads only the folder's tables (each from its CSV, or from its Parquet file in a folder
+    /// written with --format parquet), so a folder copied from elsewhere (or edited) can be redrawn:
     /// latency_by_formation, latency_cdf, p99_over_time and, for sweeps, sweep_p99_cost, each as
     /// .png and .svg, replacing the previous ones. A figure that cannot be drawn is reported on
     /// its own line and gives exit status 1; the others are still written.

@@ -2,9 +2,10 @@
 
 use super::load::load_all;
 use super::{CliError, Exit, catch_stop_signals};
+use crate::output::format::{Format, export_file};
 use crate::output::manifest::{Manifest, record_file};
 use crate::output::{OutputError, StagingDir};
-use crate::plan::report::{figure, html, text, write_plan_csv};
+use crate::plan::report::{PLAN_COLUMNS, figure, html, text, write_plan_csv};
 use crate::plan::{PlanError, PlanOptions, PlanReport, Slo, Verdict, plan};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -55,6 +56,10 @@ pub struct PlanArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// plan.csv's file format: `csv` (the default), `parquet` (plan.parquet instead: same
+    /// columns, typed) or `both`.
+    #[arg(long, value_enum, default_value_t = Format::Csv, value_name = "FORMAT")]
+    pub format: Format,
     /// No progress bar; the answer only.
     #[arg(long, short)]
     pub quiet: bool,
@@ -153,11 +158,16 @@ pub fn run(args: &PlanArgs) -> Result<Exit, CliError> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    write_folder(stage, &scenario, &report)?;
+    write_folder(stage, &scenario, &report, args.format)?;
     print!("{}", text(&report));
     if !args.quiet {
         eprintln!(
-            "plan.csv, plan_cost.png/.svg, report.html, manifest.json -> {}",
+            "{}, plan_cost.png/.svg, report.html, manifest.json -> {}",
+            match args.format {
+                Format::Csv => "plan.csv",
+                Format::Parquet => "plan.parquet",
+                Format::Both => "plan.csv, plan.parquet",
+            },
             out.display()
         );
     }
@@ -206,6 +216,7 @@ fn write_folder(
     stage: StagingDir,
     scenario: &crate::scenario::Scenario,
     report: &PlanReport,
+    format: Format,
 ) -> Result<(), CliError> {
     let dir = stage.path().to_path_buf();
     let fail = |what: &str, e: std::io::Error| CliError::Failed(format!("{what}: {e}"));
@@ -241,8 +252,22 @@ fn write_folder(
     );
     extra.insert("budget_spent".into(), report.budget_spent.into());
     extra.insert("simulations".into(), report.simulations.into());
-    let record =
-        record_file(&dir.join("plan.csv")).map_err(|e| fail("cannot read back plan.csv", e))?;
+    export_file(&dir, "plan.csv", "plan.parquet", format, |name| {
+        PLAN_COLUMNS
+            .iter()
+            .find(|(c, _)| *c == name)
+            .map(|(_, k)| *k)
+    })
+    .map_err(output_error)?;
+    let mut files = std::collections::BTreeMap::new();
+    for name in ["plan.csv", "plan.parquet"] {
+        let path = dir.join(name);
+        if path.exists() {
+            let record =
+                record_file(&path).map_err(|e| fail(&format!("cannot read back {name}"), e))?;
+            files.insert(name.to_string(), record);
+        }
+    }
     let manifest = Manifest {
         dynosim_version: env!("CARGO_PKG_VERSION").into(),
         scenario: scenario.name.clone(),
@@ -250,7 +275,7 @@ fn write_folder(
         scenario_sha256: scenario.text_hash.clone(),
         seed: scenario.seed,
         run: None,
-        files: Some([("plan.csv".to_string(), record)].into_iter().collect()),
+        files: Some(files),
         extra,
     };
     manifest.write(&dir).map_err(output_error)?;

@@ -2,6 +2,7 @@
 
 use super::load::load_all;
 use super::{CliError, Exit, catch_stop_signals};
+use crate::output::format::Format;
 use crate::run::{RunOptions, RunReport, profile_table};
 use crate::shard::Shard;
 use clap::Args;
@@ -41,6 +42,11 @@ pub struct RunArgs {
     /// Also write requests.csv, one row per request (large).
     #[arg(long)]
     pub requests: bool,
+    /// The tables' file format: `csv` (the default), `parquet` (`<table>.parquet` instead of
+    /// each CSV: same columns, typed int64/uint64/float64/utf8, empty cells as nulls), or `both`
+    /// side by side (docs/csv.md, "Parquet").
+    #[arg(long, value_enum, default_value_t = Format::Csv, value_name = "FORMAT")]
+    pub format: Format,
     /// Time every event and print events per kind, events/s and where the time went.
     #[arg(long)]
     pub profile: bool,
@@ -78,6 +84,7 @@ pub fn run(args: &RunArgs) -> Result<Exit, CliError> {
         requests: args.requests,
         profile: args.profile,
         shard,
+        format: args.format,
     };
     if !args.quiet {
         for s in &scenarios {

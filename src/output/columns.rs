@@ -22,15 +22,40 @@ pub fn fmt_f64(x: f64, decimals: usize) -> String {
     }
 }
 
+/// What a column holds, for the formats that store types (Parquet): the one place a column's
+/// type is said. An empty CSV cell is a null in any kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A whole number (counts, indices): int64.
+    Int,
+    /// A whole number that may not fit in int64 (`seed`): uint64.
+    UInt,
+    /// A float64, written to CSV with this many decimals (so a Parquet value turns back into
+    /// the same CSV text).
+    Float(u8),
+    /// Text (names, labels, the sweep values): utf8.
+    Text,
+}
+
+const INT: Kind = Kind::Int;
+const UINT: Kind = Kind::UInt;
+const TEXT: Kind = Kind::Text;
+const F2: Kind = Kind::Float(2);
+const F3: Kind = Kind::Float(3);
+const F4: Kind = Kind::Float(4);
+const F6: Kind = Kind::Float(6);
+const F9: Kind = Kind::Float(9);
+
 /// One column of a table whose rows come from `R`, with context `C` (the job, the names of the
 /// job's apps and processes, ...).
 pub(crate) struct Column<C, R> {
     pub name: &'static str,
+    pub kind: Kind,
     pub cell: fn(&C, &R) -> String,
 }
 
-const fn col<C, R>(name: &'static str, cell: fn(&C, &R) -> String) -> Column<C, R> {
-    Column { name, cell }
+const fn col<C, R>(name: &'static str, kind: Kind, cell: fn(&C, &R) -> String) -> Column<C, R> {
+    Column { name, kind, cell }
 }
 
 /// The cells of one row, in column order, after `prefix` (the key cells).
@@ -67,32 +92,32 @@ macro_rules! with_outcomes {
     ($row:ty; [$($head:expr),* $(,)?]; [$($tail:expr),* $(,)?]) => {
         &[
             $($head,)*
-            col("requests", |_, p: &$row| p.requests.to_string()),
-            col("completed", |_, p: &$row| p.completed.to_string()),
-            col("errors", |_, p: &$row| p.errors.to_string()),
-            col("errors_h10", |_, p: &$row| p.errors_by_code[0].to_string()),
-            col("errors_h11", |_, p: &$row| p.errors_by_code[1].to_string()),
-            col("errors_h12", |_, p: &$row| p.errors_by_code[2].to_string()),
-            col("errors_h13", |_, p: &$row| p.errors_by_code[3].to_string()),
-            col("errors_h14", |_, p: &$row| p.errors_by_code[4].to_string()),
-            col("errors_h20", |_, p: &$row| p.errors_by_code[5].to_string()),
-            col("errors_downstream", |_, p: &$row| p.errors_by_code[6].to_string()),
-            col("errors_refused", |_, p: &$row| p.errors_by_code[7].to_string()),
-            col("in_flight", |_, p: &$row| p.in_flight.to_string()),
-            col("mean_ms", |_, p: &$row| ms4(p.latency.mean_ms)),
-            col("p50_ms", |_, p: &$row| ms4(p.latency.p50_ms)),
-            col("p90_ms", |_, p: &$row| ms4(p.latency.p90_ms)),
-            col("p95_ms", |_, p: &$row| ms4(p.latency.p95_ms)),
-            col("p99_ms", |_, p: &$row| ms4(p.latency.p99_ms)),
-            col("p999_ms", |_, p: &$row| ms4(p.latency.p999_ms)),
-            col("max_ms", |_, p: &$row| ms4(p.latency.max_ms)),
-            col("mean_router_ms", |_, p: &$row| ms4(p.latency.router_ms)),
-            col("mean_network_ms", |_, p: &$row| ms4(p.latency.network_ms)),
-            col("mean_queue_ms", |_, p: &$row| ms4(p.latency.queue_ms)),
-            col("mean_cpu_ms", |_, p: &$row| ms4(p.latency.cpu_ms)),
-            col("mean_downstream_ms", |_, p: &$row| ms4(p.latency.downstream_ms)),
-            col("mean_wait_ms", |_, p: &$row| ms4(p.latency.wait_ms)),
-            col("throughput_rps", |_, p: &$row| fmt_f64(p.throughput_rps, 4)),
+            col("requests", INT, |_, p: &$row| p.requests.to_string()),
+            col("completed", INT, |_, p: &$row| p.completed.to_string()),
+            col("errors", INT, |_, p: &$row| p.errors.to_string()),
+            col("errors_h10", INT, |_, p: &$row| p.errors_by_code[0].to_string()),
+            col("errors_h11", INT, |_, p: &$row| p.errors_by_code[1].to_string()),
+            col("errors_h12", INT, |_, p: &$row| p.errors_by_code[2].to_string()),
+            col("errors_h13", INT, |_, p: &$row| p.errors_by_code[3].to_string()),
+            col("errors_h14", INT, |_, p: &$row| p.errors_by_code[4].to_string()),
+            col("errors_h20", INT, |_, p: &$row| p.errors_by_code[5].to_string()),
+            col("errors_downstream", INT, |_, p: &$row| p.errors_by_code[6].to_string()),
+            col("errors_refused", INT, |_, p: &$row| p.errors_by_code[7].to_string()),
+            col("in_flight", INT, |_, p: &$row| p.in_flight.to_string()),
+            col("mean_ms", F4, |_, p: &$row| ms4(p.latency.mean_ms)),
+            col("p50_ms", F4, |_, p: &$row| ms4(p.latency.p50_ms)),
+            col("p90_ms", F4, |_, p: &$row| ms4(p.latency.p90_ms)),
+            col("p95_ms", F4, |_, p: &$row| ms4(p.latency.p95_ms)),
+            col("p99_ms", F4, |_, p: &$row| ms4(p.latency.p99_ms)),
+            col("p999_ms", F4, |_, p: &$row| ms4(p.latency.p999_ms)),
+            col("max_ms", F4, |_, p: &$row| ms4(p.latency.max_ms)),
+            col("mean_router_ms", F4, |_, p: &$row| ms4(p.latency.router_ms)),
+            col("mean_network_ms", F4, |_, p: &$row| ms4(p.latency.network_ms)),
+            col("mean_queue_ms", F4, |_, p: &$row| ms4(p.latency.queue_ms)),
+            col("mean_cpu_ms", F4, |_, p: &$row| ms4(p.latency.cpu_ms)),
+            col("mean_downstream_ms", F4, |_, p: &$row| ms4(p.latency.downstream_ms)),
+            col("mean_wait_ms", F4, |_, p: &$row| ms4(p.latency.wait_ms)),
+            col("throughput_rps", F4, |_, p: &$row| fmt_f64(p.throughput_rps, 4)),
             $($tail,)*
         ]
     };
@@ -100,30 +125,30 @@ macro_rules! with_outcomes {
 
 /// summary.csv: one row per process type of one app in one job.
 pub(crate) const SUMMARY: &[Column<Job, ProcessResult>] = with_outcomes!(ProcessResult; [
-    col("seed", |j, _| j.seeds.value().to_string()),
-    col("app", |_, p| p.app.clone()),
-    col("process", |_, p| p.process.clone()),
-    col("size", |_, p| p.size.clone()),
-    col("tier", |_, p| p.tier.to_string()),
-    col("dynos", |_, p| p.dynos.to_string()),
-    col("concurrency", |_, p| p.concurrency.to_string()),
+    col("seed", UINT, |j, _| j.seeds.value().to_string()),
+    col("app", TEXT, |_, p| p.app.clone()),
+    col("process", TEXT, |_, p| p.process.clone()),
+    col("size", TEXT, |_, p| p.size.clone()),
+    col("tier", TEXT, |_, p| p.tier.to_string()),
+    col("dynos", INT, |_, p| p.dynos.to_string()),
+    col("concurrency", INT, |_, p| p.concurrency.to_string()),
 ]; [
-    col("cpu_utilization", |_, p| fmt_f64(p.cpu_utilization, 6)),
-    col("cpu_s", |_, p| fmt_f64(p.cpu_s, 3)),
-    col("throttled_s", |_, p| fmt_f64(p.throttled_s, 3)),
-    col("window_cov_p50", |_, p| fmt_f64(p.window_cov_p50, 6)),
-    col("window_cov_p99", |_, p| fmt_f64(p.window_cov_p99, 6)),
-    col("cost_usd_month", |_, p| fmt_f64(p.cost_usd_month, 2)),
-    col("restarts", |_, p| p.restarts.to_string()),
-    col("files_lost", |_, p| p.files_lost.to_string()),
-    col("bytes_lost", |_, p| p.bytes_lost.to_string()),
-    col("cache_hit_ratio", |_, p| fmt_f64(p.cache_hit_ratio, 6)),
-    col("cold_penalty_s", |_, p| fmt_f64(p.cold_penalty_s, 3)),
-    col("sticky_reads", |_, p| p.sticky_reads.to_string()),
-    col("sticky_miss_other_dyno", |_, p| {
+    col("cpu_utilization", F6, |_, p| fmt_f64(p.cpu_utilization, 6)),
+    col("cpu_s", F3, |_, p| fmt_f64(p.cpu_s, 3)),
+    col("throttled_s", F3, |_, p| fmt_f64(p.throttled_s, 3)),
+    col("window_cov_p50", F6, |_, p| fmt_f64(p.window_cov_p50, 6)),
+    col("window_cov_p99", F6, |_, p| fmt_f64(p.window_cov_p99, 6)),
+    col("cost_usd_month", F2, |_, p| fmt_f64(p.cost_usd_month, 2)),
+    col("restarts", INT, |_, p| p.restarts.to_string()),
+    col("files_lost", INT, |_, p| p.files_lost.to_string()),
+    col("bytes_lost", INT, |_, p| p.bytes_lost.to_string()),
+    col("cache_hit_ratio", F6, |_, p| fmt_f64(p.cache_hit_ratio, 6)),
+    col("cold_penalty_s", F3, |_, p| fmt_f64(p.cold_penalty_s, 3)),
+    col("sticky_reads", INT, |_, p| p.sticky_reads.to_string()),
+    col("sticky_miss_other_dyno", INT, |_, p| {
         p.sticky_miss_other_dyno.to_string()
     }),
-    col("sticky_miss_restart", |_, p| {
+    col("sticky_miss_restart", INT, |_, p| {
         p.sticky_miss_restart.to_string()
     }),
 ]);
@@ -131,41 +156,41 @@ pub(crate) const SUMMARY: &[Column<Job, ProcessResult>] = with_outcomes!(Process
 /// endpoints.csv: one row per endpoint of one app's workload in one job (on the process that
 /// receives the workload), with summary.csv's counts and latency columns.
 pub(crate) const ENDPOINTS: &[Column<Job, EndpointResult>] = with_outcomes!(EndpointResult; [
-    col("seed", |j, _| j.seeds.value().to_string()),
-    col("app", |_, e| e.app.clone()),
-    col("process", |_, e| e.process.clone()),
-    col("endpoint", |_, e| e.endpoint.clone()),
-    col("share", |_, e| fmt_f64(e.share, 9)),
+    col("seed", UINT, |j, _| j.seeds.value().to_string()),
+    col("app", TEXT, |_, e| e.app.clone()),
+    col("process", TEXT, |_, e| e.process.clone()),
+    col("endpoint", TEXT, |_, e| e.endpoint.clone()),
+    col("share", F9, |_, e| fmt_f64(e.share, 9)),
 ]; []);
 
 /// dynos.csv: one row per dyno in one job.
 pub(crate) const DYNOS: &[Column<(), DynoResult>] = &[
-    col("app", |_, d| d.app.clone()),
-    col("process", |_, d| d.process.clone()),
-    col("dyno", |_, d| d.dyno.clone()),
-    col("size", |_, d| d.size.clone()),
-    col("tier", |_, d| d.tier.to_string()),
-    col("instance", |_, d| d.instance.clone()),
-    col("restarts", |_, d| d.restarts.to_string()),
-    col("restarts_cycle", |_, d| d.restarts_cycle.to_string()),
-    col("restarts_deploy", |_, d| d.restarts_deploy.to_string()),
-    col("restarts_crash", |_, d| d.restarts_crash.to_string()),
-    col("restarts_r10", |_, d| d.restarts_r10.to_string()),
-    col("restarts_r15", |_, d| d.restarts_r15.to_string()),
-    col("sleeps", |_, d| d.sleeps.to_string()),
-    col("uptime_s", |_, d| fmt_f64(d.uptime_s, 3)),
-    col("r14_s", |_, d| fmt_f64(d.r14_s, 3)),
-    col("served", |_, d| d.served.to_string()),
-    col("cpu_utilization", |_, d| fmt_f64(d.cpu_utilization, 6)),
-    col("cpu_s", |_, d| fmt_f64(d.cpu_s, 3)),
-    col("throttled_s", |_, d| fmt_f64(d.throttled_s, 3)),
-    col("max_backlog", |_, d| d.max_backlog.to_string()),
-    col("bytes_written", |_, d| d.bytes_written.to_string()),
-    col("bytes_lost", |_, d| d.bytes_lost.to_string()),
-    col("files_lost", |_, d| d.files_lost.to_string()),
-    col("cache_hits", |_, d| d.cache_hits.to_string()),
-    col("cache_misses", |_, d| d.cache_misses.to_string()),
-    col("cache_hit_ratio", |_, d| {
+    col("app", TEXT, |_, d| d.app.clone()),
+    col("process", TEXT, |_, d| d.process.clone()),
+    col("dyno", TEXT, |_, d| d.dyno.clone()),
+    col("size", TEXT, |_, d| d.size.clone()),
+    col("tier", TEXT, |_, d| d.tier.to_string()),
+    col("instance", TEXT, |_, d| d.instance.clone()),
+    col("restarts", INT, |_, d| d.restarts.to_string()),
+    col("restarts_cycle", INT, |_, d| d.restarts_cycle.to_string()),
+    col("restarts_deploy", INT, |_, d| d.restarts_deploy.to_string()),
+    col("restarts_crash", INT, |_, d| d.restarts_crash.to_string()),
+    col("restarts_r10", INT, |_, d| d.restarts_r10.to_string()),
+    col("restarts_r15", INT, |_, d| d.restarts_r15.to_string()),
+    col("sleeps", INT, |_, d| d.sleeps.to_string()),
+    col("uptime_s", F3, |_, d| fmt_f64(d.uptime_s, 3)),
+    col("r14_s", F3, |_, d| fmt_f64(d.r14_s, 3)),
+    col("served", INT, |_, d| d.served.to_string()),
+    col("cpu_utilization", F6, |_, d| fmt_f64(d.cpu_utilization, 6)),
+    col("cpu_s", F3, |_, d| fmt_f64(d.cpu_s, 3)),
+    col("throttled_s", F3, |_, d| fmt_f64(d.throttled_s, 3)),
+    col("max_backlog", INT, |_, d| d.max_backlog.to_string()),
+    col("bytes_written", INT, |_, d| d.bytes_written.to_string()),
+    col("bytes_lost", INT, |_, d| d.bytes_lost.to_string()),
+    col("files_lost", INT, |_, d| d.files_lost.to_string()),
+    col("cache_hits", INT, |_, d| d.cache_hits.to_string()),
+    col("cache_misses", INT, |_, d| d.cache_misses.to_string()),
+    col("cache_hit_ratio", F6, |_, d| {
         let total = d.cache_hits + d.cache_misses;
         let ratio = if total == 0 {
             f64::NAN
@@ -174,32 +199,34 @@ pub(crate) const DYNOS: &[Column<(), DynoResult>] = &[
         };
         fmt_f64(ratio, 6)
     }),
-    col("cold_penalty_s", |_, d| fmt_f64(d.cold_penalty_s, 3)),
-    col("sticky_reads", |_, d| d.sticky_reads.to_string()),
-    col("sticky_miss_other_dyno", |_, d| {
+    col("cold_penalty_s", F3, |_, d| fmt_f64(d.cold_penalty_s, 3)),
+    col("sticky_reads", INT, |_, d| d.sticky_reads.to_string()),
+    col("sticky_miss_other_dyno", INT, |_, d| {
         d.sticky_miss_other_dyno.to_string()
     }),
-    col("sticky_miss_restart", |_, d| {
+    col("sticky_miss_restart", INT, |_, d| {
         d.sticky_miss_restart.to_string()
     }),
 ];
 
 /// instances.csv: one row per instance (host) of one job.
 pub(crate) const INSTANCES: &[Column<(), InstanceResult>] = &[
-    col("instance", |_, i| i.name.clone()),
-    col("kind", |_, i| i.kind.to_string()),
-    col("region", |_, i| i.region.clone()),
-    col("vcpus", |_, i| i.vcpus.to_string()),
-    col("memory_mb", |_, i| i.memory_mb.to_string()),
-    col("tenant_memory_mb", |_, i| i.tenant_memory_mb.to_string()),
-    col("dynos", |_, i| i.dynos.join(" ")),
-    col("mean_load", |_, i| fmt_f64(i.mean_load, 6)),
-    col("peak_load", |_, i| fmt_f64(i.peak_load, 6)),
-    col("peak_demand", |_, i| fmt_f64(i.peak_demand, 6)),
-    col("mean_neighbour_load", |_, i| {
+    col("instance", TEXT, |_, i| i.name.clone()),
+    col("kind", TEXT, |_, i| i.kind.to_string()),
+    col("region", TEXT, |_, i| i.region.clone()),
+    col("vcpus", INT, |_, i| i.vcpus.to_string()),
+    col("memory_mb", INT, |_, i| i.memory_mb.to_string()),
+    col("tenant_memory_mb", INT, |_, i| {
+        i.tenant_memory_mb.to_string()
+    }),
+    col("dynos", TEXT, |_, i| i.dynos.join(" ")),
+    col("mean_load", F6, |_, i| fmt_f64(i.mean_load, 6)),
+    col("peak_load", F6, |_, i| fmt_f64(i.peak_load, 6)),
+    col("peak_demand", F6, |_, i| fmt_f64(i.peak_demand, 6)),
+    col("mean_neighbour_load", F6, |_, i| {
         fmt_f64(i.mean_neighbour_load, 6)
     }),
-    col("mean_speed", |_, i| fmt_f64(i.mean_speed, 6)),
+    col("mean_speed", F6, |_, i| fmt_f64(i.mean_speed, 6)),
 ];
 
 /// Names of a job's apps and process types, and each process type's size and tier, by index
@@ -257,32 +284,36 @@ fn incarnation(dyno: u32, incarnation: u32) -> String {
 
 /// windows.csv: one row per time window of one process type in one job.
 pub(crate) const WINDOWS: &[Column<Names, WindowRow>] = &[
-    col("app", |n, w| n.app(w.app)),
-    col("process", |n, w| n.process(w.app, w.process, 0)),
-    col("size", |n, w| n.process(w.app, w.process, 1)),
-    col("tier", |n, w| n.process(w.app, w.process, 2)),
-    col("window_start_s", |_, w| fmt_f64(w.window_start_s, 3)),
-    col("requests", |_, w| w.requests.to_string()),
-    col("completed", |_, w| w.completed.to_string()),
-    col("errors", |_, w| w.errors.to_string()),
-    col("in_flight", |_, w| w.in_flight.to_string()),
-    col("mean_ms", |_, w| ms4(w.mean_ms)),
-    col("p50_ms", |_, w| ms4(w.p50_ms)),
-    col("p90_ms", |_, w| ms4(w.p90_ms)),
-    col("p99_ms", |_, w| ms4(w.p99_ms)),
-    col("arrival_rate_rps", |_, w| fmt_f64(w.arrival_rate_rps, 4)),
+    col("app", TEXT, |n, w| n.app(w.app)),
+    col("process", TEXT, |n, w| n.process(w.app, w.process, 0)),
+    col("size", TEXT, |n, w| n.process(w.app, w.process, 1)),
+    col("tier", TEXT, |n, w| n.process(w.app, w.process, 2)),
+    col("window_start_s", F3, |_, w| fmt_f64(w.window_start_s, 3)),
+    col("requests", INT, |_, w| w.requests.to_string()),
+    col("completed", INT, |_, w| w.completed.to_string()),
+    col("errors", INT, |_, w| w.errors.to_string()),
+    col("in_flight", INT, |_, w| w.in_flight.to_string()),
+    col("mean_ms", F4, |_, w| ms4(w.mean_ms)),
+    col("p50_ms", F4, |_, w| ms4(w.p50_ms)),
+    col("p90_ms", F4, |_, w| ms4(w.p90_ms)),
+    col("p99_ms", F4, |_, w| ms4(w.p99_ms)),
+    col("arrival_rate_rps", F4, |_, w| {
+        fmt_f64(w.arrival_rate_rps, 4)
+    }),
 ];
 
 /// events.csv: one row per lifecycle event in one job.
 pub(crate) const EVENTS: &[Column<Names, LifecycleEvent>] = &[
-    col("time_s", |_, e| fmt_f64(e.time_ns as f64 * 1e-9, 6)),
-    col("app", |n, e| n.app(e.app)),
-    col("process", |n, e| n.process(e.app, e.process, 0)),
-    col("dyno", |n, e| n.dyno(e.app, e.process, e.dyno)),
-    col("incarnation", |_, e| incarnation(e.dyno, e.incarnation)),
-    col("instance", |_, e| e.instance.clone()),
-    col("event", |_, e| e.event.to_string()),
-    col("detail", |_, e| e.detail.clone()),
+    col("time_s", F6, |_, e| fmt_f64(e.time_ns as f64 * 1e-9, 6)),
+    col("app", TEXT, |n, e| n.app(e.app)),
+    col("process", TEXT, |n, e| n.process(e.app, e.process, 0)),
+    col("dyno", TEXT, |n, e| n.dyno(e.app, e.process, e.dyno)),
+    col("incarnation", INT, |_, e| {
+        incarnation(e.dyno, e.incarnation)
+    }),
+    col("instance", TEXT, |_, e| e.instance.clone()),
+    col("event", TEXT, |_, e| e.event.to_string()),
+    col("detail", TEXT, |_, e| e.detail.clone()),
 ];
 
 /// A part of the latency split in ms, empty for a request without one.
@@ -294,30 +325,34 @@ fn split_ms(r: &RequestRecord, part: fn(&crate::model::Split) -> u64) -> String 
 
 /// requests.csv: one row per counted request that got an outcome (with `--requests`).
 pub(crate) const REQUESTS: &[Column<Names, RequestRecord>] = &[
-    col("request", |_, r| r.id.to_string()),
-    col("parent", |_, r| {
+    col("request", INT, |_, r| r.id.to_string()),
+    col("parent", INT, |_, r| {
         r.parent.map(|p| p.to_string()).unwrap_or_default()
     }),
-    col("app", |n, r| n.app(r.app)),
-    col("process", |n, r| n.process(r.app, r.process, 0)),
-    col("dyno", |n, r| n.dyno(r.app, r.process, r.dyno)),
-    col("incarnation", |_, r| incarnation(r.dyno, r.incarnation)),
-    col("arrival_s", |_, r| fmt_f64(r.arrival_ns as f64 * 1e-9, 9)),
-    col("service_start_s", |_, r| {
+    col("app", TEXT, |n, r| n.app(r.app)),
+    col("process", TEXT, |n, r| n.process(r.app, r.process, 0)),
+    col("dyno", TEXT, |n, r| n.dyno(r.app, r.process, r.dyno)),
+    col("incarnation", INT, |_, r| {
+        incarnation(r.dyno, r.incarnation)
+    }),
+    col("arrival_s", F9, |_, r| {
+        fmt_f64(r.arrival_ns as f64 * 1e-9, 9)
+    }),
+    col("service_start_s", F9, |_, r| {
         if r.service_start_ns == 0 {
             String::new()
         } else {
             fmt_f64(r.service_start_ns as f64 * 1e-9, 9)
         }
     }),
-    col("latency_ms", |_, r| ms4(r.latency_ns as f64 * 1e-6)),
-    col("status", |_, r| r.status.as_str().to_string()),
-    col("router_ms", |_, r| split_ms(r, |s| s.router_ns)),
-    col("network_ms", |_, r| split_ms(r, |s| s.network_ns)),
-    col("queue_ms", |_, r| split_ms(r, |s| s.queue_ns)),
-    col("cpu_ms", |_, r| split_ms(r, |s| s.cpu_ns)),
-    col("downstream_ms", |_, r| split_ms(r, |s| s.downstream_ns)),
-    col("wait_ms", |_, r| split_ms(r, |s| s.wait_ns)),
+    col("latency_ms", F4, |_, r| ms4(r.latency_ns as f64 * 1e-6)),
+    col("status", TEXT, |_, r| r.status.as_str().to_string()),
+    col("router_ms", F4, |_, r| split_ms(r, |s| s.router_ns)),
+    col("network_ms", F4, |_, r| split_ms(r, |s| s.network_ns)),
+    col("queue_ms", F4, |_, r| split_ms(r, |s| s.queue_ns)),
+    col("cpu_ms", F4, |_, r| split_ms(r, |s| s.cpu_ns)),
+    col("downstream_ms", F4, |_, r| split_ms(r, |s| s.downstream_ns)),
+    col("wait_ms", F4, |_, r| split_ms(r, |s| s.wait_ns)),
 ];
 
 /// One row of tiers.csv before formatting: a tier x size at one sweep point, pooled.
@@ -340,44 +375,53 @@ pub(crate) struct TierRow {
 
 /// tiers.csv (context: the scenario name): its own key columns, no sweep keys.
 pub(crate) const TIERS: &[Column<String, TierRow>] = &[
-    col("scenario", |s, _| s.clone()),
-    col("point", |_, t| t.point.to_string()),
-    col("tier", |_, t| t.tier.to_string()),
-    col("size", |_, t| t.size.clone()),
-    col("replications", |_, t| t.replications.to_string()),
-    col("requests", |_, t| t.requests.to_string()),
-    col("completed", |_, t| t.completed.to_string()),
-    col("errors", |_, t| t.errors.to_string()),
-    col("p50_ms", |_, t| ms4(t.q[0])),
-    col("p90_ms", |_, t| ms4(t.q[1])),
-    col("p99_ms", |_, t| ms4(t.q[2])),
-    col("windows", |_, t| t.windows.to_string()),
-    col("window_p50_mean_ms", |_, t| ms4(t.window_p50_mean_ms)),
-    col("window_p50_cov", |_, t| fmt_f64(t.window_p50_cov, 6)),
-    col("window_p99_mean_ms", |_, t| ms4(t.window_p99_mean_ms)),
-    col("window_p99_cov", |_, t| fmt_f64(t.window_p99_cov, 6)),
+    col("scenario", TEXT, |s, _| s.clone()),
+    col("point", INT, |_, t| t.point.to_string()),
+    col("tier", TEXT, |_, t| t.tier.to_string()),
+    col("size", TEXT, |_, t| t.size.clone()),
+    col("replications", INT, |_, t| t.replications.to_string()),
+    col("requests", INT, |_, t| t.requests.to_string()),
+    col("completed", INT, |_, t| t.completed.to_string()),
+    col("errors", INT, |_, t| t.errors.to_string()),
+    col("p50_ms", F4, |_, t| ms4(t.q[0])),
+    col("p90_ms", F4, |_, t| ms4(t.q[1])),
+    col("p99_ms", F4, |_, t| ms4(t.q[2])),
+    col("windows", INT, |_, t| t.windows.to_string()),
+    col("window_p50_mean_ms", F4, |_, t| ms4(t.window_p50_mean_ms)),
+    col("window_p50_cov", F6, |_, t| fmt_f64(t.window_p50_cov, 6)),
+    col("window_p99_mean_ms", F4, |_, t| ms4(t.window_p99_mean_ms)),
+    col("window_p99_cov", F6, |_, t| fmt_f64(t.window_p99_cov, 6)),
 ];
 
 /// Every column of `table`, key columns included (sweep keys left out: they depend on the
 /// scenario).
 pub fn columns_of(table: super::Table) -> Vec<&'static str> {
+    kinds_of(table).into_iter().map(|(name, _)| name).collect()
+}
+
+/// Every column of `table` with its kind, key columns included: `scenario` text, `point` and
+/// `replication` int. Sweep keys are left out (they depend on the scenario); they are text, as
+/// the scenario's sweep values are written.
+pub fn kinds_of(table: super::Table) -> Vec<(&'static str, Kind)> {
     use super::Table;
-    let keyed = |cols: Vec<&'static str>| -> Vec<&'static str> {
-        KEY_BEFORE_SWEEP
+    fn of<C, R>(columns: &[Column<C, R>]) -> Vec<(&'static str, Kind)> {
+        columns.iter().map(|c| (c.name, c.kind)).collect()
+    }
+    let keyed = |cols: Vec<(&'static str, Kind)>| -> Vec<(&'static str, Kind)> {
+        [("scenario", TEXT), ("point", INT), ("replication", INT)]
             .into_iter()
-            .chain(KEY_AFTER_SWEEP)
             .chain(cols)
             .collect()
     };
     match table {
-        Table::Summary => keyed(names(SUMMARY).collect()),
-        Table::Endpoints => keyed(names(ENDPOINTS).collect()),
-        Table::Windows => keyed(names(WINDOWS).collect()),
-        Table::Dynos => keyed(names(DYNOS).collect()),
-        Table::Events => keyed(names(EVENTS).collect()),
-        Table::Instances => keyed(names(INSTANCES).collect()),
-        Table::Requests => keyed(names(REQUESTS).collect()),
-        Table::Tiers => names(TIERS).collect(),
+        Table::Summary => keyed(of(SUMMARY)),
+        Table::Endpoints => keyed(of(ENDPOINTS)),
+        Table::Windows => keyed(of(WINDOWS)),
+        Table::Dynos => keyed(of(DYNOS)),
+        Table::Events => keyed(of(EVENTS)),
+        Table::Instances => keyed(of(INSTANCES)),
+        Table::Requests => keyed(of(REQUESTS)),
+        Table::Tiers => of(TIERS),
     }
 }
 
@@ -403,6 +447,32 @@ mod tests {
                     "docs/csv.md, section {}: column `{c}` is not documented",
                     table.file()
                 );
+            }
+        }
+    }
+
+    /// The Parquet types the issue asks for, from the kinds: `seed` uint64, every `_s` (seconds)
+    /// and `_ms` column float64, the key columns int64 but `scenario`.
+    #[test]
+    fn kinds_give_seed_unsigned_and_seconds_and_milliseconds_floats() {
+        for table in super::super::Table::ALL {
+            for (name, kind) in kinds_of(table) {
+                let want = match name {
+                    "seed" => Some(Kind::UInt),
+                    "point" | "replication" | "requests" | "errors" => Some(Kind::Int),
+                    "scenario" | "app" | "process" | "tier" | "size" => Some(Kind::Text),
+                    _ => None,
+                };
+                if let Some(want) = want {
+                    assert_eq!(kind, want, "{}: `{name}`", table.file());
+                }
+                if name.ends_with("_s") || name.ends_with("_ms") {
+                    assert!(
+                        matches!(kind, Kind::Float(_)),
+                        "{}: `{name}` is {kind:?}",
+                        table.file()
+                    );
+                }
             }
         }
     }

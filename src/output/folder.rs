@@ -50,6 +50,20 @@ impl Table {
         }
     }
 
+    /// The file name of its Parquet copy (`--format parquet|both`), e.g. `summary.parquet`.
+    pub fn parquet_file(self) -> &'static str {
+        match self {
+            Table::Summary => "summary.parquet",
+            Table::Endpoints => "endpoints.parquet",
+            Table::Windows => "windows.parquet",
+            Table::Dynos => "dynos.parquet",
+            Table::Events => "events.parquet",
+            Table::Instances => "instances.parquet",
+            Table::Tiers => "tiers.parquet",
+            Table::Requests => "requests.parquet",
+        }
+    }
+
     /// The table stored in `file`, if any.
     pub fn of_file(file: &str) -> Option<Table> {
         Table::ALL.into_iter().find(|t| t.file() == file)
@@ -57,7 +71,13 @@ impl Table {
 }
 
 /// What `dynosim plan` writes besides the manifest (see [`crate::plan`]).
-pub const PLAN_FILES: [&str; 4] = ["plan.csv", "plan_cost.png", "plan_cost.svg", "report.html"];
+pub const PLAN_FILES: [&str; 5] = [
+    "plan.csv",
+    "plan.parquet",
+    "plan_cost.png",
+    "plan_cost.svg",
+    "report.html",
+];
 
 /// How the folder was made (see [`super::manifest`]).
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -66,11 +86,12 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const TIER_PARTS_FILE: &str = "shard-tiers.jsonl";
 
 /// The data files of a folder that the manifest records (rows and content hash): every table
-/// and the shard's tier parts.
+/// (CSV and Parquet) and the shard's tier parts.
 pub fn data_files() -> impl Iterator<Item = &'static str> {
     Table::ALL
         .into_iter()
         .map(Table::file)
+        .chain(Table::ALL.into_iter().map(Table::parquet_file))
         .chain([TIER_PARTS_FILE])
 }
 
@@ -204,6 +225,7 @@ mod tests {
         for n in [
             "summary.csv",
             "requests.csv",
+            "requests.parquet",
             "manifest.json",
             "shard-tiers.jsonl",
             "latency_cdf.png",

@@ -209,8 +209,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The record of one data file: CSV records after the header, or non-empty lines of a
-/// `.jsonl` file, as `merge` counts them when it reads the file. The files dynosim writes end
+/// The record of one data file: CSV records after the header, the rows of a Parquet file (from
+/// its footer), or non-empty lines of a `.jsonl` file, as `merge` counts them when it reads the
+/// file. The files dynosim writes end
 /// every record with a newline and have no blank lines, so a CSV's records are its newlines
 /// outside quoted cells, found in one pass with the hash (no CSV parsing: requests.csv can hold
 /// gigabytes).
@@ -254,6 +255,8 @@ pub fn record_file(path: &Path) -> io::Result<FileRecord> {
     }
     let rows = if is_csv {
         lines.saturating_sub(1)
+    } else if path.extension().is_some_and(|e| e == "parquet") {
+        super::parquet::row_count(path)?
     } else {
         lines - blank_lines
     };

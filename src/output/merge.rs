@@ -13,12 +13,21 @@
 //! byte read is hashed on the way, and each file must match its manifest's record (rows and
 //! SHA-256) before the merged folder is committed: a shard damaged after its run is refused, with
 //! the shard and the file named, and nothing is written.
+//!
+//! Shards written with `--format parquet` hold `<table>.parquet` instead: each is checked whole
+//! against its manifest record, then read back as the CSV text it was made from
+//! ([`super::parquet::CsvFromParquet`]) and merged the same way. The merged folder is written in
+//! the shards' format(s) unless `--format` is given ([`super::format::export`]), so its bytes
+//! are those of a single run in that format.
 
 use super::atomic::{OutputError, StagingDir};
 use super::folder::{self, TIER_PARTS_FILE, Table};
+use super::format::{Format, export, kind_in};
 use super::manifest::{
-    FileRecord, Hashing, Manifest, MergedFrom, RunInfo, ShardInfo, now_unix_s, record_files,
+    FileRecord, Hashing, Manifest, MergedFrom, RunInfo, ShardInfo, now_unix_s, record_file,
+    record_files,
 };
+use super::parquet::CsvFromParquet;
 use super::plot::{PlotReport, draw_all};
 use super::tables::{TierPart, write_atomic, write_tier_parts};
 use crate::interrupt;
@@ -28,7 +37,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -306,8 +315,13 @@ fn stop_if_requested() -> Result<(), MergeError> {
     }
 }
 
-/// Merge the shard folders `dirs` into `out` (written atomically, plots included).
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
+/// Merge the shard folders `dirs` into `out` (written atomically, plots included), its tables
+/// in `format` (default: the shards' own).
+pub fn merge(
+    dirs: &[PathBuf],
+    out: &Path,
+    format: Option<Format>,
+) -> Result<MergeReport, MergeError> {
     if dirs.is_empty() {
         return Err(input("give at least one shard folder"));
     }
@@ -419,17 +433,18 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
     }
     let owner: Vec<usize> = owner.into_iter().map(|o| o.unwrap_or(0)).collect();
 
-    // Same set of per-job CSV files everywhere, and the set each manifest records.
-    let files = per_job_csvs(first)?;
+    // Same set of per-job table files everywhere, and the set each manifest records.
+    let files = per_job_files(first)?;
     for s in &shards {
-        let other = per_job_csvs(s)?;
+        let other = per_job_files(s)?;
         if other != files {
             let diff: Vec<&str> = files
                 .symmetric_difference(&other)
                 .map(String::as_str)
                 .collect();
             return Err(input(format!(
-                "{} and {} hold different CSV files ({}); were they written by the same command?",
+                "{} and {} hold different table files ({}); were they written by the same command \
+                 (and --format)?",
                 first.name(),
                 s.name(),
                 diff.join(", ")
@@ -438,7 +453,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
         let recorded: BTreeSet<String> = s
             .files
             .keys()
-            .filter(|f| f.ends_with(".csv") && f.as_str() != Table::Tiers.file())
+            .filter(|f| is_per_job_table(f))
             .cloned()
             .collect();
         if recorded != other {
@@ -447,7 +462,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
                 .map(String::as_str)
                 .collect();
             return Err(input(format!(
-                "{}: its CSV files do not match its manifest's records ({} present in only one); \
+                "{}: its table files do not match its manifest's records ({} present in only one); \
                  run the shard again",
                 s.name(),
                 diff.join(", ")
@@ -456,9 +471,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
     }
 
     let stage = StagingDir::create(out)?;
-    for file in &files {
+    for table in Table::ALL {
+        // Each table from its CSV when the shards have it, else from its Parquet copy.
+        let Some(file) = [table.file(), table.parquet_file()]
+            .into_iter()
+            .find(|f| files.contains(*f))
+        else {
+            continue;
+        };
         stop_if_requested()?;
-        merge_csv(&shards, file, &owner, &key_to_job, stage.path())?;
+        merge_csv(&shards, table, file, &owner, &key_to_job, stage.path())?;
     }
     let mut parts = Vec::new();
     for (si, s) in shards.iter().enumerate() {
@@ -487,6 +509,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
         },
     };
     let plot_seconds = started.elapsed().as_secs_f64();
+    // The merged folder in the shards' format(s) unless --format says otherwise.
+    let format = format.unwrap_or_else(|| {
+        Format::of_files(
+            files.iter().any(|f| f.ends_with(".csv")),
+            files.iter().any(|f| f.ends_with(".parquet")),
+        )
+    });
+    stop_if_requested()?;
+    export(stage.path(), format)?;
 
     let mut jobs: Vec<_> = shards.iter().flat_map(|s| s.run.jobs.clone()).collect();
     jobs.sort_by_key(|j| j.job);
@@ -523,15 +554,24 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
     })
 }
 
-/// The per-job CSV files of a shard folder (every table but tiers.csv, which the merge
-/// recomputes from the tier parts).
-fn per_job_csvs(s: &ShardDir) -> Result<BTreeSet<String>, MergeError> {
+/// Whether `name` is (or poses as) a per-job table's file: any visible CSV or Parquet file but
+/// tiers', which the merge recomputes from the tier parts. A file no manifest records is then
+/// refused, never skipped.
+fn is_per_job_table(name: &str) -> bool {
+    (name.ends_with(".csv") || name.ends_with(".parquet"))
+        && name != Table::Tiers.file()
+        && name != Table::Tiers.parquet_file()
+        && !name.starts_with('.')
+}
+
+/// The per-job table files of a shard folder (see [`is_per_job_table`]).
+fn per_job_files(s: &ShardDir) -> Result<BTreeSet<String>, MergeError> {
     let rd = std::fs::read_dir(&s.dir)
         .map_err(|e| input(format!("cannot list `{}`: {e}", s.dir.display())))?;
     Ok(rd
         .flatten()
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| n.ends_with(".csv") && n != Table::Tiers.file() && !n.starts_with('.'))
+        .filter(|n| is_per_job_table(n))
         .collect())
 }
 
@@ -544,7 +584,7 @@ struct JobKey {
 
 /// One shard's rows of a CSV file, read one at a time, hashed as they are read.
 struct RowStream {
-    reader: csv::Reader<Hashing<BufReader<File>>>,
+    reader: csv::Reader<Hashing<Box<dyn Read>>>,
     header: csv::ByteRecord,
     next: Option<(usize, csv::ByteRecord)>,
     rows: u64,
@@ -587,18 +627,27 @@ impl RowStream {
 
 fn merge_csv(
     shards: &[ShardDir],
+    table: Table,
     file: &str,
     owner: &[usize],
     key_to_job: &HashMap<(usize, u64), usize>,
     out_dir: &Path,
 ) -> Result<(), MergeError> {
+    let parquet = file == table.parquet_file();
     let mut streams = Vec::new();
     let mut header: Option<csv::ByteRecord> = None;
     for s in shards {
         let path = s.dir.join(file);
-        let f = File::open(&path)
-            .map_err(|e| input(format!("cannot read `{}`: {e}", path.display())))?;
-        let mut reader = csv::Reader::from_reader(Hashing::new(BufReader::new(f)));
+        let cannot = |e: &dyn fmt::Display| input(format!("cannot read `{}`: {e}", path.display()));
+        let rows: Box<dyn Read> = if parquet {
+            // Checked whole against the manifest first, then read back as its CSV text.
+            s.verify(file, &record_file(&path).map_err(|e| cannot(&e))?)?;
+            let kind_of = |c: &str| kind_in(table, c);
+            Box::new(CsvFromParquet::open(&path, kind_of).map_err(|e| cannot(&e))?)
+        } else {
+            Box::new(BufReader::new(File::open(&path).map_err(|e| cannot(&e))?))
+        };
+        let mut reader = csv::Reader::from_reader(Hashing::new(rows));
         let h = reader
             .byte_headers()
             .map_err(|e| input(format!("`{}`: {e}", path.display())))?
@@ -632,7 +681,7 @@ fn merge_csv(
         rs.advance(key_to_job)?;
         streams.push(rs);
     }
-    let out_path = out_dir.join(file);
+    let out_path = out_dir.join(table.file());
     let io = |e: std::io::Error| OutputError {
         path: out_path.clone(),
         what: "cannot write".into(),
@@ -670,7 +719,19 @@ fn merge_csv(
             .into_inner()
             .finish(s.rows)
             .map_err(|e| input(format!("cannot read `{}`: {e}", s.path.display())))?;
-        shard.verify(file, &read)?;
+        if parquet {
+            // The file itself was verified; its rows must all have been read.
+            let want = shard.files.get(file).map_or(0, |r| r.rows);
+            if read.rows != want {
+                return Err(input(format!(
+                    "{}: `{file}` gave {} row(s) but its manifest records {want}",
+                    shard.name(),
+                    read.rows
+                )));
+            }
+        } else {
+            shard.verify(file, &read)?;
+        }
     }
     let mut inner = w
         .into_inner()

@@ -8,21 +8,26 @@
 //! - `columns`: every table's columns, each defined once (name and cell);
 //! - `tables`: the CSV writers (docs/csv.md describes every column); `catalog`: the catalog
 //!   listings;
-//! - [`merge`]: shard folders into one; [`plot`]: the figures, drawn from the CSVs.
+//! - [`format`]: `--format csv|parquet|both`, the Parquet copies made from the finished CSVs;
+//!   [`parquet`]: writing them (typed by each column's `Kind`) and reading them back as CSV;
+//! - [`merge`]: shard folders into one; [`plot`]: the figures, drawn from the CSVs (or the
+//!   Parquet files, read back as CSV).
 
 mod atomic;
 mod catalog;
 mod columns;
 pub mod folder;
+pub mod format;
 pub mod manifest;
 pub mod merge;
+pub mod parquet;
 pub mod plot;
 pub mod rows;
 mod tables;
 
 pub use atomic::{OutputError, Refused, StagingDir};
 pub use catalog::{catalog_csv, catalog_json, catalog_table};
-pub use columns::{columns_of, fmt_f64};
+pub use columns::{Kind, columns_of, fmt_f64, kinds_of};
 pub use folder::{MANIFEST_FILE, TIER_PARTS_FILE, Table};
 pub use manifest::Manifest;
 pub use tables::{

@@ -6,14 +6,18 @@
 //! lacks is an error naming the file and the column, before any row is read. Empty cells (the
 //! writers' missing value, see docs/csv.md) read as NaN in float columns and as `None` in
 //! optional ones. A struct here may leave out columns (it is a view of the table), but every
-//! field it has is a column the writer writes, which a test checks.
+//! field it has is a column the writer writes, which a test checks. A folder written with
+//! `--format parquet` has no CSVs: a table is then read from its Parquet file, turned back into
+//! the CSV text it was made from ([`CsvFromParquet`]), so both formats read the same.
 
 use super::folder::Table;
+use super::format::kind_in;
+use super::parquet::CsvFromParquet;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// A float cell: empty (no value) is NaN; otherwise a number as Rust parses it (`NaN`, `inf`
@@ -296,7 +300,7 @@ fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
 pub struct Reader {
     table: Table,
     path: PathBuf,
-    csv: csv::Reader<BufReader<File>>,
+    csv: csv::Reader<Box<dyn Read>>,
     header: csv::StringRecord,
     record: csv::StringRecord,
 }
@@ -311,12 +315,40 @@ impl Reader {
             line,
             message,
         };
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        let input: Box<dyn Read> = match File::open(&path) {
+            Ok(f) => Box::new(BufReader::with_capacity(1 << 16, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A folder written with `--format parquet`: the same rows, read back as CSV.
+                let parquet = dir.join(T::TABLE.parquet_file());
+                if !parquet.exists() {
+                    return Ok(None);
+                }
+                let table = T::TABLE;
+                let rows = CsvFromParquet::open(&parquet, |c| kind_in(table, c)).map_err(|m| {
+                    ReadError {
+                        path: parquet.clone(),
+                        line: None,
+                        message: m,
+                    }
+                })?;
+                return Self::from_input::<T>(parquet, Box::new(rows)).map(Some);
+            }
             Err(e) => return Err(err(None, e.to_string())),
         };
-        let mut csv = csv::Reader::from_reader(BufReader::with_capacity(1 << 16, file));
+        Self::from_input::<T>(path, input).map(Some)
+    }
+
+    /// A reader of `input`, the CSV text of `path` (or of the Parquet file `path`).
+    fn from_input<'de, T: Row + Deserialize<'de>>(
+        path: PathBuf,
+        input: Box<dyn Read>,
+    ) -> Result<Reader, ReadError> {
+        let err = |line, message: String| ReadError {
+            path: path.clone(),
+            line,
+            message,
+        };
+        let mut csv = csv::Reader::from_reader(input);
         let header = csv
             .headers()
             .map_err(|e| err(Some(1), e.to_string()))?
@@ -338,13 +370,13 @@ impl Reader {
                 ),
             ));
         }
-        Ok(Some(Reader {
+        Ok(Reader {
             table: T::TABLE,
             path,
             csv,
             header,
             record: csv::StringRecord::new(),
-        }))
+        })
     }
 
     /// The sweep keys: the columns between `point` and `replication`, in order.

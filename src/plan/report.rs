@@ -3,31 +3,33 @@
 
 use super::search::PlanReport;
 use super::{Candidate, Outcome, Verdict};
-use crate::output::fmt_f64;
 use crate::output::plot::plan_cost::{PlanFigure, PlanPanel, PlanPoint};
+use crate::output::{Kind, fmt_f64};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The columns of plan.csv, in order.
-pub const PLAN_COLUMNS: &[&str] = &[
-    "app",
-    "process",
-    "size",
-    "tier",
-    "count",
-    "cost_usd_month",
-    "slo",
-    "metric",
-    "unit",
-    "threshold",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "slo_verdict",
-    "verdict",
-    "replications",
-    "requests",
-    "note",
+/// The columns of plan.csv, in order, with their kinds (for `--format parquet|both`). The
+/// `threshold`, `estimate` and `ci_*` cells have 4 decimals for ms and 6 for fractions; `inf`
+/// stays infinite in Parquet.
+pub const PLAN_COLUMNS: &[(&str, Kind)] = &[
+    ("app", Kind::Text),
+    ("process", Kind::Text),
+    ("size", Kind::Text),
+    ("tier", Kind::Text),
+    ("count", Kind::Int),
+    ("cost_usd_month", Kind::Float(2)),
+    ("slo", Kind::Text),
+    ("metric", Kind::Text),
+    ("unit", Kind::Text),
+    ("threshold", Kind::Float(6)),
+    ("estimate", Kind::Float(6)),
+    ("ci_low", Kind::Float(6)),
+    ("ci_high", Kind::Float(6)),
+    ("slo_verdict", Kind::Text),
+    ("verdict", Kind::Text),
+    ("replications", Kind::Int),
+    ("requests", Kind::Int),
+    ("note", Kind::Text),
 ];
 
 /// A number for plan.csv: empty when undefined, `inf` for an unbounded interval end.
@@ -96,7 +98,7 @@ pub fn plan_rows(r: &PlanReport) -> Vec<Vec<String>> {
 /// Write plan.csv into `dir`.
 pub fn write_plan_csv(dir: &Path, r: &PlanReport) -> std::io::Result<()> {
     let mut w = csv::Writer::from_path(dir.join("plan.csv"))?;
-    w.write_record(PLAN_COLUMNS)?;
+    w.write_record(PLAN_COLUMNS.iter().map(|(name, _)| name))?;
     for row in plan_rows(r) {
         w.write_record(&row)?;
     }
@@ -341,11 +343,11 @@ pub fn html(r: &PlanReport, scenario_name: &str, scenario_text: &str, svg: &str)
         h,
         "<h2>Every candidate (plan.csv)</h2>\n<table id=\"candidates\">\n<tr>"
     );
-    for c in PLAN_COLUMNS {
+    for (c, _) in PLAN_COLUMNS {
         let _ = write!(h, "<th>{}</th>", esc(c));
     }
     let _ = writeln!(h, "</tr>");
-    let verdict_col = PLAN_COLUMNS.iter().position(|c| *c == "slo_verdict");
+    let verdict_col = PLAN_COLUMNS.iter().position(|(c, _)| *c == "slo_verdict");
     for row in plan_rows(r) {
         let class = verdict_col.map_or("", |k| match row[k].as_str() {
             "meets" => "meets",
