@@ -13,6 +13,7 @@
 
 use crate::engine::RngStream;
 use hdrhistogram::Histogram;
+use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// The nearest-rank `q`-quantile (0 < q <= 1) of `sorted` (ascending); NaN when empty.
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -50,6 +51,79 @@ pub fn hist_quantile_ms(h: &Histogram<u64>, max_ns: u64, q: f64) -> f64 {
         f64::NAN
     } else {
         h.value_at_quantile(q).min(max_ns) as f64 * 1e-6
+    }
+}
+
+/// A formation's statistic across replications: the mean of the per-replication values with
+/// its two-sided Student-t interval. **This is the one definition** of a formation's p50, p95,
+/// p99 (or any per-replication metric) that tiers.csv, the plots and `dynosim plan` share:
+/// each replication's quantile comes from that replication's histogram, and the formation's
+/// value is their mean. Replications are independent and identically distributed by
+/// construction (own seed, same model), which the t interval needs; per-replication quantiles
+/// of thousands of requests are close to normal (planner anchors §7.1: independent
+/// replications with Student-t intervals). Pooling every replication's requests into one
+/// histogram would give a point estimate but no interval, and would weigh a replication by
+/// its request count.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    /// Mean of the values.
+    pub mean: f64,
+    /// Lower end (-inf with fewer than two values).
+    pub low: f64,
+    /// Upper end (+inf with fewer than two values).
+    pub high: f64,
+    /// Values (replications).
+    pub n: usize,
+}
+
+/// The `level` (e.g. 0.975 for a two-sided 95 % interval) quantile of Student's t with `df`
+/// degrees of freedom.
+pub fn t_quantile(level: f64, df: usize) -> f64 {
+    match StudentsT::new(0.0, 1.0, df as f64) {
+        Ok(t) => t.inverse_cdf(level),
+        Err(_) => f64::INFINITY,
+    }
+}
+
+impl Interval {
+    /// The `confidence` (two-sided) t interval of the mean of `values`. With one value the
+    /// interval is unbounded; an infinite value (a replication that completed nothing) makes
+    /// the mean and both ends infinite.
+    pub fn of(values: &[f64], confidence: f64) -> Interval {
+        let n = values.len();
+        if n == 0 {
+            return Interval {
+                mean: f64::NAN,
+                low: f64::NEG_INFINITY,
+                high: f64::INFINITY,
+                n,
+            };
+        }
+        if values.iter().any(|v| v.is_infinite()) {
+            return Interval {
+                mean: f64::INFINITY,
+                low: f64::INFINITY,
+                high: f64::INFINITY,
+                n,
+            };
+        }
+        let mean = crate::stats::mean(values.iter().copied());
+        if n == 1 {
+            return Interval {
+                mean,
+                low: f64::NEG_INFINITY,
+                high: f64::INFINITY,
+                n,
+            };
+        }
+        let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
+        let half = t_quantile(1.0 - (1.0 - confidence) / 2.0, n - 1) * (var / n as f64).sqrt();
+        Interval {
+            mean,
+            low: mean - half,
+            high: mean + half,
+            n,
+        }
     }
 }
 

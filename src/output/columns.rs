@@ -364,8 +364,13 @@ pub(crate) struct TierRow {
     pub requests: u64,
     pub completed: u64,
     pub errors: u64,
-    /// p50, p90, p99 of the pooled histogram (ms).
-    pub q: [f64; 3],
+    /// p50, p90, p95, p99 (ms): each the mean over replications of the replication's quantile
+    /// (`stats::Interval`, the one definition).
+    pub q: [f64; 4],
+    /// 95 % t interval (low, high) of p50, p95, p99 (ms); NaN (empty) below two replications.
+    pub ci: [(f64, f64); 3],
+    /// Monthly list price of the point's dynos of this tier and size, mean over replications.
+    pub cost_usd_month: f64,
     pub windows: usize,
     pub window_p50_mean_ms: f64,
     pub window_p50_cov: f64,
@@ -385,7 +390,15 @@ pub(crate) const TIERS: &[Column<String, TierRow>] = &[
     col("errors", INT, |_, t| t.errors.to_string()),
     col("p50_ms", F4, |_, t| ms4(t.q[0])),
     col("p90_ms", F4, |_, t| ms4(t.q[1])),
-    col("p99_ms", F4, |_, t| ms4(t.q[2])),
+    col("p95_ms", F4, |_, t| ms4(t.q[2])),
+    col("p99_ms", F4, |_, t| ms4(t.q[3])),
+    col("p50_low_ms", F4, |_, t| ms4(t.ci[0].0)),
+    col("p50_high_ms", F4, |_, t| ms4(t.ci[0].1)),
+    col("p95_low_ms", F4, |_, t| ms4(t.ci[1].0)),
+    col("p95_high_ms", F4, |_, t| ms4(t.ci[1].1)),
+    col("p99_low_ms", F4, |_, t| ms4(t.ci[2].0)),
+    col("p99_high_ms", F4, |_, t| ms4(t.ci[2].1)),
+    col("cost_usd_month", F2, |_, t| fmt_f64(t.cost_usd_month, 2)),
     col("windows", INT, |_, t| t.windows.to_string()),
     col("window_p50_mean_ms", F4, |_, t| ms4(t.window_p50_mean_ms)),
     col("window_p50_cov", F6, |_, t| fmt_f64(t.window_p50_cov, 6)),

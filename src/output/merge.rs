@@ -54,6 +54,7 @@ struct PartLine {
     requests: u64,
     completed: u64,
     errors: u64,
+    cost_bits: u64,
     sigfig: u8,
     hist: Vec<(u64, u64)>,
     window_p50_bits: Vec<u64>,
@@ -73,6 +74,7 @@ pub fn write_tier_parts_file(dir: &Path, parts: &[TierPart]) -> Result<(), Outpu
             requests: p.requests,
             completed: p.completed,
             errors: p.errors,
+            cost_bits: p.cost_usd_month.to_bits(),
             sigfig: p.histogram.sigfig(),
             hist: p
                 .histogram
@@ -128,6 +130,7 @@ fn read_tier_parts(dir: &Path) -> Result<(Vec<TierPart>, FileRecord), String> {
             requests: p.requests,
             completed: p.completed,
             errors: p.errors,
+            cost_usd_month: f64::from_bits(p.cost_bits),
             histogram: h,
             window_p50_ms: p.window_p50_bits.into_iter().map(f64::from_bits).collect(),
             window_p99_ms: p.window_p99_bits.into_iter().map(f64::from_bits).collect(),

@@ -192,7 +192,7 @@ impl Row for DynoRow {
     const TABLE: Table = Table::Dynos;
 }
 
-/// One row of tiers.csv: one tier x size at one sweep point, pooled over replications.
+/// One row of tiers.csv: one tier x size at one sweep point, over its replications.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TierRow {
     pub scenario: String,
@@ -208,7 +208,19 @@ pub struct TierRow {
     #[serde(deserialize_with = "float")]
     pub p90_ms: f64,
     #[serde(deserialize_with = "float")]
+    pub p95_ms: f64,
+    #[serde(deserialize_with = "float")]
     pub p99_ms: f64,
+    #[serde(deserialize_with = "float")]
+    pub p95_low_ms: f64,
+    #[serde(deserialize_with = "float")]
+    pub p95_high_ms: f64,
+    #[serde(deserialize_with = "float")]
+    pub p99_low_ms: f64,
+    #[serde(deserialize_with = "float")]
+    pub p99_high_ms: f64,
+    #[serde(deserialize_with = "float")]
+    pub cost_usd_month: f64,
     pub windows: u64,
     #[serde(deserialize_with = "float")]
     pub window_p50_mean_ms: f64,

@@ -200,6 +200,8 @@ pub struct TierPart {
     pub requests: u64,
     pub completed: u64,
     pub errors: u64,
+    /// Monthly list price of the process's dynos.
+    pub cost_usd_month: f64,
     /// Latency histogram of the completed requests (ns).
     pub histogram: hdrhistogram::Histogram<u64>,
     /// p50 and p99 of the job's windows of this process that completed requests, in time order.
@@ -220,6 +222,7 @@ pub fn tier_parts(job: &Job, r: &JobResult) -> Vec<TierPart> {
             requests: p.requests,
             completed: p.completed,
             errors: p.errors,
+            cost_usd_month: p.cost_usd_month,
             histogram: p.histogram.0.clone(),
             window_p50_ms: p.window_p50_ms.clone(),
             window_p99_ms: p.window_p99_ms.clone(),
@@ -227,8 +230,10 @@ pub fn tier_parts(job: &Job, r: &JobResult) -> Vec<TierPart> {
         .collect()
 }
 
-/// tiers.csv: per sweep point x tier x size, pooled over replications and processes: latency
-/// quantiles from the merged histograms, and the mean and coefficient of variation of the
+/// tiers.csv: per sweep point x tier x size, over replications and processes: each
+/// replication's latency quantiles from its processes' merged histograms, the formation's
+/// quantile the mean of those with its t interval ([`crate::stats::Interval`], the definition
+/// `dynosim plan` and the plots use too), and the mean and coefficient of variation of the
 /// per-window p50 and p99 across all windows of all replications.
 pub fn write_tiers(
     dir: &Path,
@@ -239,67 +244,96 @@ pub fn write_tiers(
     write_tier_parts(dir, &scenario.name, &parts)
 }
 
+/// The confidence of tiers.csv's intervals.
+pub const TIERS_CONFIDENCE: f64 = 0.95;
+
+/// One replication of one tier x size at one point: its processes pooled.
+struct Replication {
+    hist: hdrhistogram::Histogram<u64>,
+    completed: u64,
+    cost_usd_month: f64,
+}
+
+impl Replication {
+    /// Quantile `q` (ms), NaN when nothing completed.
+    fn quantile_ms(&self, q: f64) -> f64 {
+        if self.completed == 0 {
+            f64::NAN
+        } else {
+            crate::stats::hist_quantile_ms(&self.hist, self.hist.max(), q)
+        }
+    }
+}
+
 /// tiers.csv from parts given in job order (see [`write_tiers`]).
 pub fn write_tier_parts(
     dir: &Path,
     scenario_name: &str,
     parts: &[TierPart],
 ) -> Result<(), OutputError> {
+    use crate::stats::Interval;
     use std::collections::BTreeMap;
     let (w, path) = create(dir.join(Table::Tiers.file()))?;
     let mut out = Open { w, path };
     out.w
         .write_record(columns::names(TIERS))
         .map_err(|e| csv_err(&out.path, e))?;
+    #[derive(Default)]
     struct Acc {
-        reps: std::collections::BTreeSet<u32>,
+        reps: BTreeMap<u32, Replication>,
         requests: u64,
         completed: u64,
         errors: u64,
-        hist: Option<hdrhistogram::Histogram<u64>>,
         p50: Vec<f64>,
         p99: Vec<f64>,
     }
     // Keyed by (point, tier, size) so rows come out in a stable order.
     let mut groups: BTreeMap<(usize, crate::model::Tier, String), Acc> = BTreeMap::new();
     for p in parts {
-        let acc = groups
-            .entry((p.point, p.tier, p.size.clone()))
-            .or_insert_with(|| Acc {
-                reps: Default::default(),
-                requests: 0,
-                completed: 0,
-                errors: 0,
-                hist: None,
-                p50: Vec::new(),
-                p99: Vec::new(),
-            });
-        acc.reps.insert(p.replication);
+        let acc = groups.entry((p.point, p.tier, p.size.clone())).or_default();
+        match acc.reps.entry(p.replication) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(Replication {
+                    hist: p.histogram.clone(),
+                    completed: p.completed,
+                    cost_usd_month: p.cost_usd_month,
+                });
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                let r = e.get_mut();
+                // Same precision and auto-resize on both sides, so adding cannot fail.
+                let _ = r.hist.add(&p.histogram);
+                r.completed += p.completed;
+                r.cost_usd_month += p.cost_usd_month;
+            }
+        }
         acc.requests += p.requests;
         acc.completed += p.completed;
         acc.errors += p.errors;
-        match &mut acc.hist {
-            Some(h) => {
-                // Same precision and auto-resize on both sides, so adding cannot fail.
-                let _ = h.add(&p.histogram);
-            }
-            None => acc.hist = Some(p.histogram.clone()),
-        }
         acc.p50.extend_from_slice(&p.window_p50_ms);
         acc.p99.extend_from_slice(&p.window_p99_ms);
     }
-    let mean = |v: &[f64]| {
-        if v.is_empty() {
-            f64::NAN
-        } else {
-            v.iter().sum::<f64>() / v.len() as f64
-        }
-    };
     let rows = groups.into_iter().map(|((point, tier, size), a)| {
-        let q = |x: f64| match &a.hist {
-            Some(h) if a.completed > 0 => h.value_at_quantile(x).min(h.max()) as f64 * 1e-6,
-            _ => f64::NAN,
+        // A replication that completed nothing has no latency: it is left out of the means
+        // (`completed` says so), as summary.csv leaves its cells empty.
+        let estimate = |q: f64| {
+            let v: Vec<f64> = a
+                .reps
+                .values()
+                .map(|r| r.quantile_ms(q))
+                .filter(|v| v.is_finite())
+                .collect();
+            Interval::of(&v, TIERS_CONFIDENCE)
         };
+        let [p50, p90, p95, p99] = [0.5, 0.9, 0.95, 0.99].map(estimate);
+        let bounds = |i: Interval| {
+            if i.n >= 2 {
+                (i.low, i.high)
+            } else {
+                (f64::NAN, f64::NAN)
+            }
+        };
+        let costs: Vec<f64> = a.reps.values().map(|r| r.cost_usd_month).collect();
         TierRow {
             point,
             tier,
@@ -308,11 +342,13 @@ pub fn write_tier_parts(
             requests: a.requests,
             completed: a.completed,
             errors: a.errors,
-            q: [q(0.5), q(0.9), q(0.99)],
+            q: [p50.mean, p90.mean, p95.mean, p99.mean],
+            ci: [bounds(p50), bounds(p95), bounds(p99)],
+            cost_usd_month: crate::stats::mean(costs),
             windows: a.p50.len(),
-            window_p50_mean_ms: mean(&a.p50),
+            window_p50_mean_ms: crate::stats::mean(a.p50.iter().copied()),
             window_p50_cov: cov(a.p50.iter().copied()),
-            window_p99_mean_ms: mean(&a.p99),
+            window_p99_mean_ms: crate::stats::mean(a.p99.iter().copied()),
             window_p99_cov: cov(a.p99.iter().copied()),
         }
     });

@@ -19,16 +19,7 @@
 //! first decided look is usually the third to sixth replication and the SLO margins of the
 //! decided candidates are printed.
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
-
-/// Mean and two-sided interval of per-replication values.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Interval {
-    pub mean: f64,
-    pub low: f64,
-    pub high: f64,
-    pub n: usize,
-}
+pub use crate::stats::Interval;
 
 /// What an interval says about `metric <= threshold`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,58 +39,14 @@ impl Verdict {
     }
 }
 
-/// The `level` (e.g. 0.975 for a two-sided 95 % interval) quantile of Student's t with `df`
-/// degrees of freedom.
-fn t_quantile(level: f64, df: usize) -> f64 {
-    match StudentsT::new(0.0, 1.0, df as f64) {
-        Ok(t) => t.inverse_cdf(level),
-        Err(_) => f64::INFINITY,
-    }
+/// The decision an interval makes on an SLO.
+pub trait Decide {
+    /// The decision on `metric <= threshold`.
+    fn verdict(&self, threshold: f64) -> Verdict;
 }
 
-impl Interval {
-    /// The `confidence` (two-sided) t interval of the mean of `values`. With one value the
-    /// interval is unbounded; an infinite value (a replication that completed nothing) makes
-    /// the mean and both ends infinite.
-    pub fn of(values: &[f64], confidence: f64) -> Interval {
-        let n = values.len();
-        if n == 0 {
-            return Interval {
-                mean: f64::NAN,
-                low: f64::NEG_INFINITY,
-                high: f64::INFINITY,
-                n,
-            };
-        }
-        if values.iter().any(|v| v.is_infinite()) {
-            return Interval {
-                mean: f64::INFINITY,
-                low: f64::INFINITY,
-                high: f64::INFINITY,
-                n,
-            };
-        }
-        let mean = crate::stats::mean(values.iter().copied());
-        if n == 1 {
-            return Interval {
-                mean,
-                low: f64::NEG_INFINITY,
-                high: f64::INFINITY,
-                n,
-            };
-        }
-        let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
-        let half = t_quantile(1.0 - (1.0 - confidence) / 2.0, n - 1) * (var / n as f64).sqrt();
-        Interval {
-            mean,
-            low: mean - half,
-            high: mean + half,
-            n,
-        }
-    }
-
-    /// The decision on `metric <= threshold`.
-    pub fn verdict(&self, threshold: f64) -> Verdict {
+impl Decide for Interval {
+    fn verdict(&self, threshold: f64) -> Verdict {
         if self.high <= threshold {
             Verdict::Meets
         } else if self.low > threshold {
@@ -118,7 +65,10 @@ mod tests {
     fn t_quantiles_match_the_tables() {
         // Two-sided 95 %: t(0.975; 2) = 4.303, t(0.975; 9) = 2.262, t(0.975; 29) = 2.045.
         for (df, want) in [(2, 4.303), (9, 2.262), (29, 2.045)] {
-            assert!((t_quantile(0.975, df) - want).abs() < 1e-3, "df {df}");
+            assert!(
+                (crate::stats::t_quantile(0.975, df) - want).abs() < 1e-3,
+                "df {df}"
+            );
         }
     }
 

@@ -13,7 +13,7 @@
 //! but the stopping rule reads them in order, so the thread count never changes a result. Only
 //! an exhausted `--budget-s` makes the answer depend on the machine's speed (reported).
 
-use super::estimate::{Interval, Verdict};
+use super::estimate::{Decide, Interval, Verdict};
 use super::slo::Slo;
 use super::{Candidate, Evaluation, Formation, Outcome};
 use crate::engine::{Control, SeedTree};

@@ -51,20 +51,27 @@ impl Cat {
             .iter()
             .filter(|r| r.completed > 0.0 && r.q[0].is_finite())
     }
-    /// Median over replications of quantile `k` (index into `Row::q`).
-    pub(super) fn median_q(&self, k: usize) -> f64 {
-        median(self.done().map(|r| r.q[k]).filter(|v| v.is_finite()))
+    /// Quantile `k` (index into `Row::q`) of the formation: the mean over its replications of
+    /// each replication's quantile, with its 95 % t interval (`stats::Interval`, the definition
+    /// tiers.csv and `dynosim plan` use too).
+    pub(super) fn estimate_q(&self, k: usize) -> crate::stats::Interval {
+        let v: Vec<f64> = self
+            .done()
+            .map(|r| r.q[k])
+            .filter(|v| v.is_finite())
+            .collect();
+        crate::stats::Interval::of(&v, 0.95)
     }
-    /// Mean over replications of quantile `k`.
+    /// The formation's quantile `k`: [`Self::estimate_q`]'s mean.
     pub(super) fn mean_q(&self, k: usize) -> f64 {
-        mean(self.done().map(|r| r.q[k]).filter(|v| v.is_finite()))
+        self.estimate_q(k).mean
     }
     pub(super) fn tier_size(&self) -> String {
         format!("{} · {}", self.tier, self.size)
     }
 }
 
-pub(super) use crate::stats::{mean, median};
+pub(super) use crate::stats::median;
 
 /// Everything the figures read.
 pub(super) struct Data {

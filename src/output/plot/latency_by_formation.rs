@@ -151,12 +151,12 @@ impl Figure for BoxFigure<'_> {
             .y_label_style(font(15))
             .x_desc(if d.layout.is_some() {
                 format!(
-                    "formation, in groups that vary one sweep key; median over {} replication(s)",
+                    "formation, in groups that vary one sweep key; mean of {} replication(s)",
                     d.replications
                 )
             } else {
                 format!(
-                    "formation (size ×dynos); median over {} replication(s)",
+                    "formation (size ×dynos); mean of {} replication(s)",
                     d.replications
                 )
             })
@@ -171,7 +171,7 @@ impl Figure for BoxFigure<'_> {
         let widest = self
             .order
             .iter()
-            .map(|&i| text_width(&fmt_latency(d.cats[i].median_q(3)), NOTE))
+            .map(|&i| text_width(&fmt_latency(d.cats[i].mean_q(3)), NOTE))
             .max()
             .unwrap_or(0);
         let geo = geometry(ppu, widest);
@@ -199,7 +199,7 @@ impl Figure for BoxFigure<'_> {
                 }
                 continue;
             }
-            let [p50, _p90, p95, p99, p999, max] = [0, 1, 2, 3, 4, 5].map(|k| c.median_q(k));
+            let [p50, _p90, p95, p99, p999, max] = [0, 1, 2, 3, 4, 5].map(|k| c.mean_q(k));
             // Whisker p95 -> p99.9, box p50 -> p95, p99 marker, max cross.
             chart
                 .draw_series([

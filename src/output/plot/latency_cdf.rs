@@ -2,7 +2,7 @@
 //! tail, from requests.csv when present, otherwise through summary.csv's quantiles.
 //!
 //! Every curve is one formation's own distribution: from requests.csv, all of its `ok`
-//! requests over its replications; from summary.csv, its own p50 … max, each the median of its
+//! requests over its replications; from summary.csv, its own p50 … max, each the mean over its
 //! replications (the figures `latency_by_formation` shows). Nothing is pooled or averaged
 //! across formations: issue 22 found that averaging quantiles over unrelated sweep points drew a
 //! p50 of 1.8 s where the median formation's p50 was 75 ms. Up to [`MAX_CURVES`] formations
@@ -72,7 +72,7 @@ impl<'a> CdfFigure<'a> {
             None => {
                 let curves = data.cats.iter().map(summary_curve).collect();
                 let src = format!(
-                    "from summary.csv: each formation's p50 … max, median of {} replication(s)",
+                    "from summary.csv: each formation's p50 … max, mean of {} replication(s)",
                     data.replications
                 );
                 (curves, false, src)
@@ -122,7 +122,7 @@ pub(super) fn panels(data: &Data) -> Vec<Panel> {
 
 /// A formation's CDF through its summary.csv quantiles: p50, p90, p95, p99, p99.9 (from 1000
 /// requests; below, p99.9 is the maximum) and the maximum at the n/(n+1) quantile, each the
-/// median over the formation's replications.
+/// mean over the formation's replications.
 pub(super) fn summary_curve(c: &Cat) -> Curve {
     let n = super::data::median(c.done().map(|r| r.completed));
     if !n.is_finite() {
@@ -133,10 +133,10 @@ pub(super) fn summary_curve(c: &Cat) -> Curve {
         if *q == 0.999 && n < 1000.0 {
             continue;
         }
-        points.push((c.median_q(k), *q));
+        points.push((c.mean_q(k), *q));
     }
     // The maximum of n requests sits at about the n/(n+1) quantile.
-    points.push((c.median_q(5), n / (n + 1.0)));
+    points.push((c.mean_q(5), n / (n + 1.0)));
     points.retain(|p| p.0.is_finite() && p.0 > 0.0);
     points
 }

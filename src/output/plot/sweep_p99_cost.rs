@@ -328,6 +328,18 @@ impl Figure for SweepFigure<'_> {
                         .map_err(err)?;
                     continue;
                 }
+                // The 95 % t interval of the mean p99 (two or more replications), clipped to
+                // the log axis.
+                let ci = c.estimate_q(3);
+                if ci.n >= 2 && ci.low.is_finite() && ci.high.is_finite() {
+                    let floor = ci.mean * 1e-3;
+                    chart
+                        .draw_series([PathElement::new(
+                            vec![(x, ci.low.max(floor)), (x, ci.high)],
+                            color.stroke_width(2),
+                        )])
+                        .map_err(err)?;
+                }
                 chart
                     .draw_series([Circle::new((x, c.mean_q(3)), 6, color.filled())])
                     .map_err(err)?;
