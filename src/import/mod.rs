@@ -42,6 +42,8 @@ pub const DEFAULT_SIZE: &str = "standard-1x";
 pub const DEFAULT_CONCURRENCY: u32 = 1;
 /// Endpoints kept by default; the rest are pooled as `other`.
 pub const DEFAULT_MAX_ENDPOINTS: usize = 20;
+/// The longest span of arrivals an import takes, days (a week of minutes is 10,080 stages).
+pub const MAX_SPAN_DAYS: f64 = 7.0;
 /// Bad lines reported (on stderr and in import.json); the rest are counted.
 pub const REPORTED_BAD_LINES: usize = 5;
 
@@ -299,6 +301,12 @@ pub fn import_router_logs(opts: &ImportOptions) -> Result<ImportReport, ImportEr
             } else {
                 String::new()
             }
+        )));
+    }
+    let span_days = collector.span_us() as f64 / 86_400e6;
+    if span_days > MAX_SPAN_DAYS {
+        return Err(ImportError::Input(format!(
+            "the request lines span {span_days:.1} days, more than the {MAX_SPAN_DAYS} days an import takes (lines from different logs or years mixed?); import a slice of the log"
         )));
     }
     let profile = collector.profile(concurrency, opts.max_endpoints);

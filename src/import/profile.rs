@@ -15,12 +15,17 @@
 //! less its start, `min(service, ts - slot free)`. A request the router gave up on (H12) frees
 //! its slot at its line, as far as the log can tell. With second-resolution timestamps
 //! (Papertrail) the replay cannot place requests, and the demand is `service` itself: an upper
-//! bound, said so in the scenario.
+//! bound, said so in the scenario. The replay is used when at least [`REPLAY_SHARE`] of the
+//! lines with a dyno and a service time have sub-second stamps; the others keep `service`.
 
 use super::paths::normalise;
 use super::router_log::{DynoName, RouterLine};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+/// The share of a log's timed lines that must have sub-second stamps for the queue replay (the
+/// others, such as a few Papertrail lines among drain lines, keep `service` as their demand).
+pub const REPLAY_SHARE: f64 = 0.99;
 
 /// The endpoint that pools the requests of endpoints past `max_endpoints`.
 pub const OTHER_ENDPOINT: &str = "other";
@@ -106,6 +111,23 @@ impl Collector {
             subsecond: ts.subsecond,
         });
         Ok(())
+    }
+
+    /// From the first to the last estimated arrival, µs (0 without requests).
+    pub fn span_us(&self) -> i64 {
+        let lo = self
+            .requests
+            .iter()
+            .map(|r| r.arrival_us)
+            .min()
+            .unwrap_or(0);
+        let hi = self
+            .requests
+            .iter()
+            .map(|r| r.arrival_us)
+            .max()
+            .unwrap_or(0);
+        hi - lo
     }
 
     /// Request lines collected so far.
@@ -260,11 +282,13 @@ impl Collector {
         formation.sort_by(|a, b| b.lines.cmp(&a.lines).then(a.process.cmp(&b.process)));
 
         // Demand.
-        let subsecond = reqs
+        let timed = reqs
             .iter()
-            .filter(|r| r.dyno.is_some() && r.service_us.is_some())
-            .all(|r| r.subsecond);
-        let method = if subsecond {
+            .filter(|r| r.dyno.is_some() && r.service_us.is_some());
+        let (n, fine) = timed.fold((0usize, 0usize), |(n, f), r| {
+            (n + 1, f + usize::from(r.subsecond))
+        });
+        let method = if fine as f64 >= REPLAY_SHARE * n as f64 {
             DemandMethod::DynoQueueReplay
         } else {
             DemandMethod::ServiceUpperBound
@@ -395,8 +419,12 @@ fn replay(reqs: &[Request], slots: u32) -> Vec<Option<i64>> {
     let mut out = vec![None; reqs.len()];
     let mut by_dyno: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, r) in reqs.iter().enumerate() {
-        if let (Some(d), Some(_), false) = (r.dyno, r.service_us, r.outcome == Outcome::Websocket) {
-            by_dyno.entry(d).or_default().push(i);
+        match (r.dyno, r.service_us) {
+            (Some(_), Some(s)) if !r.subsecond => out[i] = Some(s),
+            (Some(d), Some(_)) if r.outcome != Outcome::Websocket => {
+                by_dyno.entry(d).or_default().push(i)
+            }
+            _ => {}
         }
     }
     for (_, mut list) in by_dyno {

@@ -235,9 +235,15 @@ fn papertrail_timestamp(prefix: &str) -> Option<Timestamp> {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let mut w = prefix.split_whitespace();
-    let month = MONTHS.iter().position(|m| Some(*m) == w.next())? + 1;
+    let word = w.next()?;
+    let month = MONTHS.iter().position(|m| *m == word)? + 1;
     let day: i8 = w.next()?.parse().ok()?;
-    let time = jiff::civil::Time::strptime("%H:%M:%S", w.next()?).ok()?;
+    let mut hms = w.next()?.split(':').map(|x| x.parse::<i8>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if hms.next().is_some() {
+        return None;
+    }
+    let time = jiff::civil::Time::new(h, m, sec, 0).ok()?;
     let date = jiff::civil::Date::new(2000, month as i8, day).ok()?;
     let ts = date
         .to_datetime(time)
@@ -419,6 +425,9 @@ fn dyno_name(text: &str) -> Option<DynoName> {
     })
 }
 
+/// A key the importer knows (others are `None`) and its value.
+type Pair<'a> = (Option<&'static str>, Cow<'a, str>);
+
 /// The `key=value` pairs of a message, in order; words without `=` are skipped.
 struct Tokens<'a> {
     text: &'a str,
@@ -427,7 +436,7 @@ struct Tokens<'a> {
 impl<'a> Tokens<'a> {
     /// The next pair: the key if it is one the importer knows (others are `None`, never
     /// echoed), and the value.
-    fn next_pair(&mut self) -> Result<Option<(Option<&'static str>, Cow<'a, str>)>, BadLine> {
+    fn next_pair(&mut self) -> Result<Option<Pair<'a>>, BadLine> {
         loop {
             self.text = self.text.trim_start();
             if self.text.is_empty() {
@@ -505,4 +514,15 @@ fn quoted_value(text: &str) -> Option<(Cow<'_, str>, usize)> {
         Cow::Borrowed(raw)
     };
     Some((value, i + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn papertrail_stamps() {
+        let t = papertrail_timestamp("Oct 05 21:58:23 app-a");
+        assert_eq!(t.map(|t| t.micros), Some(970_783_103_000_000));
+    }
 }

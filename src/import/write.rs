@@ -374,6 +374,7 @@ mod tests {
         assert_eq!(slug("///"), "endpoint");
         assert_eq!(num(2.5000, 3), "2.5");
         assert_eq!(num(60.0, 3), "60");
-        assert_eq!(q("a \"b\""), "\"a \\\"b\\\"\"");
+        assert_eq!(q("a \"b\""), "'a \"b\"'");
+        assert_eq!(q("GET /"), "\"GET /\"");
     }
 }

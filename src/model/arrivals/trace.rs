@@ -94,7 +94,7 @@ struct Rows {
     cpu: Option<usize>,
     wait: Option<usize>,
     /// The endpoint column and the index of each endpoint name.
-    endpoint: Option<(usize, HashMap<Box<[u8]>, u16>)>,
+    endpoint: Option<(usize, EndpointIndex)>,
     /// Timestamp of the last row read, to stop at an unsorted one.
     last_ns: u64,
 }
@@ -108,10 +108,7 @@ impl Rows {
             None => Some(None),
         };
         let (cpu, wait) = (col(&spec.cpu_column)?, col(&spec.wait_column)?);
-        let endpoint = match col(&spec.endpoint_column)? {
-            Some(c) => Some((c, endpoint_index(&spec.endpoints))),
-            None => None,
-        };
+        let endpoint = col(&spec.endpoint_column)?.map(|c| (c, endpoint_index(&spec.endpoints)));
         Some(Rows {
             csv,
             time,
@@ -148,7 +145,10 @@ impl Rows {
 }
 
 /// Each endpoint name's index, looked up by a cell's bytes.
-pub fn endpoint_index(names: &[String]) -> HashMap<Box<[u8]>, u16> {
+pub type EndpointIndex = HashMap<Box<[u8]>, u16>;
+
+/// The [`EndpointIndex`] of the workload's endpoint names.
+pub fn endpoint_index(names: &[String]) -> EndpointIndex {
     names
         .iter()
         .enumerate()
