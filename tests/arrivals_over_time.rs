@@ -516,6 +516,43 @@ fn rejected_trace(body: &str, key: &str, message: &str) {
     assert!(first.contains(message), "{message}: {first}");
 }
 
+/// A trace's endpoint column must name the workload's endpoints: an unknown one is refused
+/// with the trace's file, line and the value (a name, shown; anything else is described).
+#[test]
+fn a_trace_endpoint_must_be_one_of_the_workloads() {
+    let workload = "arrivals = { trace = \"arrivals.csv\", endpoint = \"endpoint\" }\n\
+[[app.workload.endpoint]]\nname = \"home\"\nweight = 1\n\
+[[app.workload.endpoint]]\nname = \"GET /cart\"\nweight = 1\n";
+    let text = cli_scenario("1m", workload);
+    for (body, shown) in [
+        (
+            "time_s,endpoint\n0.5,home\n1,GET /cart\n1.5,checkout\n",
+            "line 4, column 2 (`endpoint`): `checkout` is not an endpoint of this workload (it has 2: `home`, `GET /cart`)",
+        ),
+        (
+            "time_s,endpoint\n0.5,home\n1,\n",
+            "line 3, column 2 (`endpoint`): an empty cell is not an endpoint",
+        ),
+        (
+            "time_s,endpoint\n0.5,\"a`b\"\n",
+            "line 2, column 2 (`endpoint`): a value of 3 bytes is not an endpoint",
+        ),
+    ] {
+        let case = Case::new(&text).with_file("arrivals.csv", body);
+        let r = case.check(&[], &[]);
+        let first = case.assert_rejected(&r, Some(line_of(&text, "arrivals =")));
+        assert!(first.contains("workload.arrivals.endpoint"), "{first}");
+        assert!(first.contains("arrivals.csv"), "{first}");
+        assert!(first.contains(shown), "{shown} in: {first}");
+    }
+    let case = Case::new(&text).with_file(
+        "arrivals.csv",
+        "time_s,endpoint\n0.5,home\n1,GET /cart\n1.25,home\n",
+    );
+    let r = case.check(&[], &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+}
+
 #[test]
 fn an_unsorted_or_bad_trace_is_refused_naming_its_line() {
     rejected_trace(
@@ -663,7 +700,13 @@ fn bad_rate_shapes_are_refused_with_file_line_and_key() {
         r#"arrivals = { trace = "arrivals.csv", endpoint = "path" }"#,
         "arrivals =",
         "workload.arrivals.endpoint",
-        "not taken yet",
+        "no column `path`",
+    );
+    rejected(
+        r#"arrivals = { trace = "arrivals.csv", endpoint = "time_s" }"#,
+        "arrivals =",
+        "workload.arrivals.endpoint",
+        "needs the workload's [[app.workload.endpoint]]",
     );
     let burst =
         |arrivals: &str, b: &str| format!("arrivals = {arrivals}\n[[app.workload.burst]]\n{b}\n");
