@@ -553,6 +553,42 @@ fn a_trace_endpoint_must_be_one_of_the_workloads() {
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
 }
 
+/// The trace's endpoint is chosen before the CPU is drawn: each request gets its endpoint's
+/// distribution (1 ms or 100 ms, alone on an idle dyno with no network), whatever the shares say.
+#[test]
+fn a_trace_endpoint_chooses_whose_cpu_is_drawn() {
+    let workload = "arrivals = { trace = \"arrivals.csv\", endpoint = \"endpoint\" }\n\
+[[app.workload.endpoint]]\nname = \"fast\"\nshare = 0.999\ncpu = \"1ms\"\n\
+[[app.workload.endpoint]]\nname = \"slow\"\nshare = 0.001\ncpu = \"100ms\"\n";
+    let mut body = String::from("time_s,endpoint\n");
+    for i in 0..40 {
+        body += &format!("{},{}\n", i, if i % 4 == 0 { "fast" } else { "slow" });
+    }
+    let case = Case::new(cli_scenario("1m", workload)).with_file("arrivals.csv", body);
+    let r = case.run(&[], &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let mut csv = csv::Reader::from_path(case.out().join("endpoints.csv")).expect("endpoints");
+    let h = csv.headers().expect("header").clone();
+    let col = |n: &str| h.iter().position(|x| x == n).expect(n);
+    let (ep, req, mean) = (col("endpoint"), col("requests"), col("mean_ms"));
+    let rows: Vec<(String, String, f64)> = csv
+        .records()
+        .map(|r| {
+            let r = r.expect("row");
+            (
+                r[ep].to_string(),
+                r[req].to_string(),
+                r[mean].parse().expect("mean"),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("fast", "10"));
+    assert_eq!((rows[1].0.as_str(), rows[1].1.as_str()), ("slow", "30"));
+    assert!((rows[0].2 - 1.0).abs() < 1e-6, "{rows:?}");
+    assert!((rows[1].2 - 100.0).abs() < 1e-6, "{rows:?}");
+}
+
 #[test]
 fn an_unsorted_or_bad_trace_is_refused_naming_its_line() {
     rejected_trace(
