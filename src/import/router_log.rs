@@ -389,6 +389,10 @@ fn parse_message(
     })
 }
 
+/// The longest `connect` or `service` taken, ms (a week; the longest real ones are websockets'
+/// lifetimes, minutes to hours).
+const MAX_MILLIS: f64 = 7.0 * 86_400e3;
+
 /// `12ms`, `12` or empty (`None`); a missing key is `None` too (H19 lines have no service).
 fn millis(value: Option<&str>, key: &'static str) -> Result<Option<f64>, BadLine> {
     let Some(v) = value.filter(|v| !v.is_empty()) else {
@@ -401,6 +405,9 @@ fn millis(value: Option<&str>, key: &'static str) -> Result<Option<f64>, BadLine
                 && x >= 0.0
                 && number.bytes().all(|b| b.is_ascii_digit() || b == b'.') =>
         {
+            if x > MAX_MILLIS {
+                return Err(bad(Some(key), "more than a week of milliseconds"));
+            }
             Ok(Some(x))
         }
         _ => Err(bad(
@@ -519,6 +526,27 @@ fn quoted_value(text: &str) -> Option<(Cow<'_, str>, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Whatever the bytes around and inside a router line, parsing never panics.
+        #[test]
+        fn parsing_never_panics(
+            pre in "\\PC{0,12}",
+            cut in 0usize..200,
+            junk in "[\\\\\"= é\\x00-\\x7f]{0,40}",
+        ) {
+            let line = format!(
+                "{pre}2026-11-02T14:00:00.5+00:00 heroku[router]: at=info method=GET path=\"/a{junk}\" dyno=web.1 connect=1ms service=5ms status=200"
+            );
+            let mut end = cut.min(line.len());
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            let _ = parse_line(&line[..end]);
+            let _ = parse_line(&line);
+            let _ = parse_line(&junk);
+        }
+    }
 
     #[test]
     fn papertrail_stamps() {
