@@ -13,12 +13,15 @@
 //!   can be checked against a real kernel. Independent of the simulation layers.
 //! - [`validate`]: `dynosim validate` and `dynosim calibrate`: a scenario run on real dynos (the
 //!   executor) and in the simulator, compared.
+//! - [`import`]: `dynosim import heroku-router`: router logs into a scenario folder (reads
+//!   logs, writes through [`output`]'s staging folder, checks the result with [`scenario`]).
 //! - [`cli`]: the command line over all of the above: one module per subcommand, one exit-code
 //!   policy ([`cli::Exit`]); the binary is a single call to [`cli::main`].
 
 pub mod cli;
 pub mod engine;
 pub mod exec;
+pub mod import;
 pub mod interrupt;
 pub mod model;
 pub mod output;

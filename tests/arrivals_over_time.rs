@@ -516,6 +516,79 @@ fn rejected_trace(body: &str, key: &str, message: &str) {
     assert!(first.contains(message), "{message}: {first}");
 }
 
+/// A trace's endpoint column must name the workload's endpoints: an unknown one is refused
+/// with the trace's file, line and the value (a name, shown; anything else is described).
+#[test]
+fn a_trace_endpoint_must_be_one_of_the_workloads() {
+    let workload = "arrivals = { trace = \"arrivals.csv\", endpoint = \"endpoint\" }\n\
+[[app.workload.endpoint]]\nname = \"home\"\nweight = 1\n\
+[[app.workload.endpoint]]\nname = \"GET /cart\"\nweight = 1\n";
+    let text = cli_scenario("1m", workload);
+    for (body, shown) in [
+        (
+            "time_s,endpoint\n0.5,home\n1,GET /cart\n1.5,checkout\n",
+            "line 4, column 2 (`endpoint`): `checkout` is not an endpoint of this workload (it has 2: `home`, `GET /cart`)",
+        ),
+        (
+            "time_s,endpoint\n0.5,home\n1,\n",
+            "line 3, column 2 (`endpoint`): an empty cell is not an endpoint",
+        ),
+        (
+            "time_s,endpoint\n0.5,\"a`b\"\n",
+            "line 2, column 2 (`endpoint`): a value of 3 bytes is not an endpoint",
+        ),
+    ] {
+        let case = Case::new(&text).with_file("arrivals.csv", body);
+        let r = case.check(&[], &[]);
+        let first = case.assert_rejected(&r, Some(line_of(&text, "arrivals =")));
+        assert!(first.contains("workload.arrivals.endpoint"), "{first}");
+        assert!(first.contains("arrivals.csv"), "{first}");
+        assert!(first.contains(shown), "{shown} in: {first}");
+    }
+    let case = Case::new(&text).with_file(
+        "arrivals.csv",
+        "time_s,endpoint\n0.5,home\n1,GET /cart\n1.25,home\n",
+    );
+    let r = case.check(&[], &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+}
+
+/// The trace's endpoint is chosen before the CPU is drawn: each request gets its endpoint's
+/// distribution (1 ms or 100 ms, alone on an idle dyno with no network), whatever the shares say.
+#[test]
+fn a_trace_endpoint_chooses_whose_cpu_is_drawn() {
+    let workload = "arrivals = { trace = \"arrivals.csv\", endpoint = \"endpoint\" }\n\
+[[app.workload.endpoint]]\nname = \"fast\"\nshare = 0.999\ncpu = \"1ms\"\n\
+[[app.workload.endpoint]]\nname = \"slow\"\nshare = 0.001\ncpu = \"100ms\"\n";
+    let mut body = String::from("time_s,endpoint\n");
+    for i in 0..40 {
+        body += &format!("{},{}\n", i, if i % 4 == 0 { "fast" } else { "slow" });
+    }
+    let case = Case::new(cli_scenario("1m", workload)).with_file("arrivals.csv", body);
+    let r = case.run(&[], &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let mut csv = csv::Reader::from_path(case.out().join("endpoints.csv")).expect("endpoints");
+    let h = csv.headers().expect("header").clone();
+    let col = |n: &str| h.iter().position(|x| x == n).expect(n);
+    let (ep, req, mean) = (col("endpoint"), col("requests"), col("mean_ms"));
+    let rows: Vec<(String, String, f64)> = csv
+        .records()
+        .map(|r| {
+            let r = r.expect("row");
+            (
+                r[ep].to_string(),
+                r[req].to_string(),
+                r[mean].parse().expect("mean"),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("fast", "10"));
+    assert_eq!((rows[1].0.as_str(), rows[1].1.as_str()), ("slow", "30"));
+    assert!((rows[0].2 - 1.0).abs() < 1e-6, "{rows:?}");
+    assert!((rows[1].2 - 100.0).abs() < 1e-6, "{rows:?}");
+}
+
 #[test]
 fn an_unsorted_or_bad_trace_is_refused_naming_its_line() {
     rejected_trace(
@@ -663,7 +736,13 @@ fn bad_rate_shapes_are_refused_with_file_line_and_key() {
         r#"arrivals = { trace = "arrivals.csv", endpoint = "path" }"#,
         "arrivals =",
         "workload.arrivals.endpoint",
-        "not taken yet",
+        "no column `path`",
+    );
+    rejected(
+        r#"arrivals = { trace = "arrivals.csv", endpoint = "time_s" }"#,
+        "arrivals =",
+        "workload.arrivals.endpoint",
+        "needs the workload's [[app.workload.endpoint]]",
     );
     let burst =
         |arrivals: &str, b: &str| format!("arrivals = {arrivals}\n[[app.workload.burst]]\n{b}\n");

@@ -5,6 +5,7 @@
 //! candidate fails, 130 interrupted.
 
 use crate::exec::{ErrorKind, JailError};
+use crate::import::ImportError;
 use crate::output::merge::MergeError;
 use crate::output::plot::PlotError;
 use crate::run::RunError;
@@ -75,6 +76,9 @@ pub enum CliError {
     /// `plot` found no figure data in the folder (bad input).
     #[error(transparent)]
     Plot(#[from] PlotError),
+    /// `import` failed: bad logs or flags, a refused folder (bad input), or a write failure.
+    #[error(transparent)]
+    Import(#[from] ImportError),
     /// `jail` could not start the dyno.
     #[error(transparent)]
     Jail(#[from] JailError),
@@ -101,7 +105,11 @@ impl CliError {
             CliError::Run(e) if e.is_bad_input() => Exit::BadInput,
             CliError::Merge(MergeError::Interrupted) => Exit::Interrupted,
             CliError::Merge(e) if e.is_bad_input() => Exit::BadInput,
-            CliError::Run(_) | CliError::Merge(_) | CliError::Failed(_) => Exit::Failed,
+            CliError::Import(e) if e.is_bad_input() => Exit::BadInput,
+            CliError::Import(e) if e.is_interrupted() => Exit::Interrupted,
+            CliError::Run(_) | CliError::Merge(_) | CliError::Import(_) | CliError::Failed(_) => {
+                Exit::Failed
+            }
             CliError::Jail(e) => match e.kind {
                 ErrorKind::Input => Exit::BadInput,
                 ErrorKind::Unsupported | ErrorKind::Setup => Exit::JailSetup,

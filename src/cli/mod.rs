@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod check;
 pub mod exit;
+pub mod import;
 pub mod jail;
 mod load;
 pub mod merge;
@@ -86,6 +87,11 @@ pub enum Command {
     /// recommendation, 4 when the budget ran out or candidates stayed undecided with none shown
     /// feasible, 5 when every candidate fails, 2 for bad input.
     Plan(plan::PlanArgs),
+    /// Build a scenario folder from logs (`dynosim import heroku-router LOG... --out DIR`).
+    ///
+    /// See docs/import.md. Exit status 0 when the folder was written, 2 for bad input (no
+    /// usable line in the logs, a bad flag, an output folder that an import did not write).
+    Import(import::ImportArgs),
     /// Run a command as an isolated dyno (real executor; needs root). See docs/executor.md.
     Jail(jail::JailArgs),
     /// Run a scenario on real sandboxed dynos and in the simulator, and compare (needs root).
@@ -111,6 +117,7 @@ pub fn main() -> ExitCode {
         Command::Catalog(a) => catalog::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Plan(a) => plan::run(a),
+        Command::Import(a) => import::run(a),
         Command::Jail(a) => jail::run(a),
         Command::Validate(a) => crate::validate::cli::run_validate(a),
         Command::Calibrate(a) => crate::validate::cli::run_calibrate(a),

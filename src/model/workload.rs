@@ -24,7 +24,7 @@
 //! into its own request slot in one place (`Platform::on_arrival`).
 
 use super::arrivals::ArrivalSource;
-pub use super::arrivals::{ArrivalProcess, Arrivals, arrival_process};
+pub use super::arrivals::{ArrivalProcess, Arrivals, RequestOverride, arrival_process};
 use super::dist::Dist;
 use super::{AppSpec, SimConfig};
 use crate::engine::{RngStream, SeedTree, SimDuration, SimTime};
@@ -423,13 +423,25 @@ impl RequestSource {
 
     /// The next external request: its endpoint from `endpoint/<app>` (only with endpoints), CPU
     /// from `cpu/<app>`, wait from `wait/<app>`, file actions from `filesystem/<app>`; a trace's
-    /// own CPU and wait columns replace the draws.
+    /// own endpoint column chooses the endpoint (its uniform is still drawn, so the stream stays
+    /// aligned) before that endpoint's CPU and wait are drawn, and its CPU and wait columns
+    /// replace the draws.
     #[inline]
     pub fn draw_request(&mut self, plans: &Plans) -> DrawnRequest {
-        let (id, endpoint) = match &mut self.endpoints {
+        // The arrival's own values, taken first so a trace's endpoint decides whose CPU and
+        // wait are drawn (without overrides nothing is taken and nothing changes).
+        let over = if self.overrides {
+            self.take_override()
+        } else {
+            None
+        };
+        let (mut id, mut endpoint) = match &mut self.endpoints {
             None => (self.plan, None),
             Some(e) => e.draw(),
         };
+        if let (Some(k), Some(e)) = (over.and_then(|o| o.endpoint), &self.endpoints) {
+            (id, endpoint) = (e.plans[usize::from(k)], Some(k));
+        }
         let plan = &plans[id];
         let mut drawn = DrawnRequest {
             plan: id,
@@ -441,24 +453,16 @@ impl RequestSource {
                 .as_mut()
                 .map_or_else(FileActions::default, |f| f.draw(plan.files.as_ref())),
         };
-        if self.overrides {
-            self.apply_override(&mut drawn);
+        if let Some(o) = over {
+            apply_override(&o, &mut drawn);
         }
         drawn
     }
 
-    /// Replace the drawn CPU and wait with the arrival's own (a trace's columns).
+    /// The values the arrival just returned carries (a trace's columns).
     #[cold]
-    fn apply_override(&mut self, drawn: &mut DrawnRequest) {
-        let Some(o) = self.arrivals.as_mut().and_then(|a| a.take_override()) else {
-            return;
-        };
-        if let Some(cpu) = o.cpu_s {
-            drawn.work_ns = cpu * 1e9;
-        }
-        if let Some(wait) = o.wait_s {
-            drawn.wait_ns = SimDuration::from_secs_f64(wait).as_nanos();
-        }
+    fn take_override(&mut self) -> Option<RequestOverride> {
+        self.arrivals.as_mut().and_then(|a| a.take_override())
     }
 
     /// The callee's work for one call with plan `plan` made by this app's requests, from
@@ -483,6 +487,16 @@ impl RequestSource {
     #[inline]
     pub fn calls_stream(&mut self) -> &mut RngStream {
         &mut self.calls
+    }
+}
+
+/// Replace the drawn CPU and wait with an arrival's own (a trace's `cpu` and `wait` columns).
+fn apply_override(o: &RequestOverride, drawn: &mut DrawnRequest) {
+    if let Some(cpu) = o.cpu_s {
+        drawn.work_ns = cpu * 1e9;
+    }
+    if let Some(wait) = o.wait_s {
+        drawn.wait_ns = SimDuration::from_secs_f64(wait).as_nanos();
     }
 }
 

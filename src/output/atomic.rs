@@ -104,6 +104,8 @@ pub struct StagingDir {
     /// The final folder, absolute with symlinks resolved (where the commit puts the results).
     resolved: PathBuf,
     staging: PathBuf,
+    /// What kind of folder it is (which existing folders it may replace).
+    kind: folder::FolderKind,
     /// The flock on `staging/.writer.lock` that tells other writers this folder is alive.
     _alive: File,
     committed: bool,
@@ -115,6 +117,16 @@ impl StagingDir {
     /// writer's lock gives up ([`OutputError::is_interrupted`]). Refuses (see [`OutputError::is_refusal`]) a
     /// target that exists and is not a folder dynosim wrote.
     pub fn create(target: &Path) -> Result<StagingDir, OutputError> {
+        Self::create_kind(target, folder::FolderKind::Output)
+    }
+
+    /// [`create`](Self::create) for an imported scenario folder, which replaces only a folder
+    /// an earlier import wrote ([`folder::check_replaceable_import`]).
+    pub fn create_import(target: &Path) -> Result<StagingDir, OutputError> {
+        Self::create_kind(target, folder::FolderKind::Import)
+    }
+
+    fn create_kind(target: &Path, kind: folder::FolderKind) -> Result<StagingDir, OutputError> {
         let resolved = folder::resolve(target)
             .map_err(|e| err(target, "cannot resolve the output path", e))?;
         let (parent, name) = match (resolved.parent(), resolved.file_name()) {
@@ -126,7 +138,8 @@ impl StagingDir {
                 ));
             }
         };
-        folder::check_replaceable(&resolved).map_err(|why| OutputError::refused(target, why))?;
+        kind.check_replaceable(&resolved)
+            .map_err(|why| OutputError::refused(target, why))?;
         fs::create_dir_all(&parent).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOTDIR) | Some(libc::EEXIST) => OutputError::refused(
                 &parent,
@@ -147,6 +160,7 @@ impl StagingDir {
             target: target.to_path_buf(),
             resolved,
             staging,
+            kind,
             _alive: alive,
             committed: false,
         })
@@ -186,7 +200,8 @@ impl StagingDir {
         }
         // Another writer may have committed since create (fine: its folder is dynosim's), or
         // someone may have put files there (refused).
-        folder::check_replaceable(&self.resolved)
+        self.kind
+            .check_replaceable(&self.resolved)
             .map_err(|why| OutputError::refused(&self.target, why))?;
         // No cleaner runs while the parent is locked, so the folder needs no marker now; it
         // must not end up among the results.

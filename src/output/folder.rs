@@ -182,6 +182,110 @@ pub fn check_replaceable(path: &Path) -> Result<(), String> {
     }
 }
 
+/// The manifest of a folder written by `dynosim import` (see [`crate::import`]), and the kind
+/// it names.
+pub const IMPORT_MANIFEST_FILE: &str = "import.json";
+pub const IMPORT_KIND: &str = "heroku-router-import";
+
+/// The files and folders an import writes (folders hold only `.csv` files).
+const IMPORT_FILES: [&str; 2] = ["scenario.toml", IMPORT_MANIFEST_FILE];
+const IMPORT_DIRS: [&str; 2] = ["service", "traces"];
+
+/// The kinds of folder dynosim writes, each with its own rule for what may be replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderKind {
+    /// A run's, a merge's or a plan's output folder ([`check_replaceable`]).
+    Output,
+    /// An imported scenario folder ([`check_replaceable_import`]).
+    Import,
+}
+
+impl FolderKind {
+    pub fn check_replaceable(self, path: &Path) -> Result<(), String> {
+        match self {
+            FolderKind::Output => check_replaceable(path),
+            FolderKind::Import => check_replaceable_import(path),
+        }
+    }
+}
+
+/// The identity an import's manifest carries.
+#[derive(Deserialize)]
+struct ImportIdentity {
+    dynosim_version: String,
+    kind: String,
+}
+
+/// Whether `path` may be replaced by an imported scenario folder: it does not exist, it is an
+/// empty folder, or an earlier import wrote it (its `import.json` names dynosim and the import,
+/// and it holds only `scenario.toml`, `import.json` and `.csv` files in `service/` and
+/// `traces/`). Anything else, such as a run's output folder or a project, is refused naming up
+/// to three of the entries in the way (never a file's contents).
+pub fn check_replaceable_import(path: &Path) -> Result<(), String> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot inspect it: {e}")),
+    };
+    if !meta.is_dir() {
+        return Err("it exists and is not a folder".into());
+    }
+    let list = |p: &Path| -> Result<Vec<(String, fs::FileType)>, String> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(p).map_err(|e| format!("cannot list it: {e}"))? {
+            let entry = entry.map_err(|e| format!("cannot list it: {e}"))?;
+            let t = entry
+                .file_type()
+                .map_err(|e| format!("cannot list it: {e}"))?;
+            out.push((entry.file_name().to_string_lossy().into_owned(), t));
+        }
+        Ok(out)
+    };
+    let entries = list(path)?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut foreign = Vec::new();
+    for (name, t) in &entries {
+        if t.is_file() && IMPORT_FILES.contains(&name.as_str()) {
+            continue;
+        }
+        if t.is_dir() && IMPORT_DIRS.contains(&name.as_str()) {
+            for (inner, it) in list(&path.join(name))? {
+                if !(it.is_file() && inner.ends_with(".csv")) {
+                    foreign.push(format!("{name}/{inner}"));
+                }
+            }
+            continue;
+        }
+        foreign.push(name.clone());
+    }
+    if !foreign.is_empty() {
+        foreign.sort();
+        let shown: Vec<String> = foreign.iter().take(3).map(|n| format!("`{n}`")).collect();
+        let more = match foreign.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
+        };
+        return Err(format!(
+            "it is not a folder written by `dynosim import`: it holds {}{more}, which an import does not write",
+            shown.join(", ")
+        ));
+    }
+    let not_ours = || {
+        format!(
+            "it is not a folder written by `dynosim import`: it has no {IMPORT_MANIFEST_FILE} of an import"
+        )
+    };
+    let file = fs::File::open(path.join(IMPORT_MANIFEST_FILE)).map_err(|_| not_ours())?;
+    match serde_json::from_reader::<_, ImportIdentity>(io::BufReader::new(
+        file.take(MANIFEST_LIMIT),
+    )) {
+        Ok(id) if !id.dynosim_version.is_empty() && id.kind == IMPORT_KIND => Ok(()),
+        _ => Err(not_ours()),
+    }
+}
+
 /// `path` made absolute with symbolic links resolved, so that two spellings of one folder
 /// compare equal: the longest prefix that exists is canonicalised, and the rest (which does not
 /// exist yet) is applied to it component by component, `..` included.
@@ -269,6 +373,36 @@ mod tests {
         let f = tmp.path().join("file");
         fs::write(&f, "x").expect("write");
         assert!(check_replaceable(&f).is_err());
+    }
+
+    #[test]
+    fn an_import_replaces_only_an_earlier_import() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path().join("imp");
+        assert!(check_replaceable_import(&d).is_ok(), "missing is fine");
+        fs::create_dir(&d).expect("mkdir");
+        assert!(check_replaceable_import(&d).is_ok(), "empty is fine");
+        fs::write(d.join("scenario.toml"), "x").expect("write");
+        fs::create_dir(d.join("service")).expect("mkdir");
+        fs::write(d.join("service/all.csv"), "demand_ms\n1\n").expect("write");
+        let e = check_replaceable_import(&d).expect_err("no manifest");
+        assert!(e.contains("no import.json"), "{e}");
+        // A run's manifest is not an import's.
+        fs::write(d.join("import.json"), "{\"dynosim_version\": \"0.1.0\"}").expect("write");
+        assert!(check_replaceable_import(&d).is_err());
+        fs::write(
+            d.join("import.json"),
+            format!("{{\"dynosim_version\": \"0.1.0\", \"kind\": \"{IMPORT_KIND}\"}}"),
+        )
+        .expect("write");
+        assert!(check_replaceable_import(&d).is_ok());
+        fs::write(d.join("service/notes.txt"), "secret").expect("write");
+        fs::write(d.join("summary.csv"), "a").expect("write");
+        let e = check_replaceable_import(&d).expect_err("foreign files");
+        assert!(e.contains("`service/notes.txt`, `summary.csv`"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+        // And a run may not replace an import.
+        assert!(check_replaceable(&d).is_err());
     }
 
     #[test]

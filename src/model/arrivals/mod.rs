@@ -106,7 +106,7 @@ impl Arrivals {
     /// Whether arrivals carry per-request values that replace the workload's draws (a trace
     /// with `cpu` or `wait` columns); the request path looks for them only then.
     pub fn overrides_requests(&self) -> bool {
-        matches!(self, Arrivals::Trace(t) if t.cpu_column.is_some() || t.wait_column.is_some())
+        matches!(self, Arrivals::Trace(t) if t.overrides_requests())
     }
 
     /// The expected number of arrivals in `[0, horizon)` for processes whose rate is a fixed

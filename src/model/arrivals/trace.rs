@@ -1,7 +1,9 @@
 //! `{ trace = "arrivals.csv", column = "time_s" }`: arrivals replayed from a CSV file, one per
 //! row, at the row's timestamp (seconds from the start of the run, rounded to the nanosecond);
 //! the arrivals end at the last row. Optional `cpu` and `wait` columns (seconds) replace the
-//! workload's CPU and wait draws for that request ([`RequestOverride`]).
+//! workload's CPU and wait draws for that request, and an optional `endpoint` column names the
+//! request's endpoint (one of the workload's `[[app.workload.endpoint]]`), chosen instead of the
+//! endpoint draw and before that endpoint's CPU and wait are drawn ([`RequestOverride`]).
 //!
 //! The file is streamed through the bounded reader of [`crate::scenario::trace_file`] (one
 //! line in memory at a time), so a day-long trace keeps memory flat; the scenario reads it
@@ -9,13 +11,14 @@
 //! number) naming its line, so at run time every row is known good. Should the file change
 //! between the check and the run, the arrivals end at the first row that no longer reads.
 //!
-//! **Seam for request classes.** A per-request `endpoint` column is not taken yet; when
-//! endpoints exist it becomes a field of [`RequestOverride`] read here.
+//! An endpoint cell is looked up by its exact bytes among the workload's endpoint names (the
+//! scenario checked every cell when it loaded); a trace without an endpoint column reads and
+//! changes nothing about endpoints.
 
 use super::ArrivalProcess;
 use crate::engine::SimTime;
 use crate::scenario::trace_file::CsvReader;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
@@ -30,6 +33,10 @@ pub struct TraceSpec {
     /// Columns holding each request's CPU and wait, seconds.
     pub cpu_column: Option<String>,
     pub wait_column: Option<String>,
+    /// The column naming each request's endpoint, and the workload's endpoint names in their
+    /// order (a cell is the endpoint of that name).
+    pub endpoint_column: Option<String>,
+    pub endpoints: Vec<String>,
     /// Rows, and the last timestamp, in seconds, as read when the scenario was loaded.
     pub rows: u64,
     pub last_s: f64,
@@ -54,6 +61,15 @@ pub struct RequestOverride {
     pub cpu_s: Option<f64>,
     /// Wait, seconds.
     pub wait_s: Option<f64>,
+    /// Endpoint (index among the workload's endpoints), chosen instead of the endpoint draw.
+    pub endpoint: Option<u16>,
+}
+
+impl TraceSpec {
+    /// Whether its rows carry per-request values (a `cpu`, `wait` or `endpoint` column).
+    pub fn overrides_requests(&self) -> bool {
+        self.cpu_column.is_some() || self.wait_column.is_some() || self.endpoint_column.is_some()
+    }
 }
 
 /// A timestamp cell as nanoseconds (`None` unless a finite number of at least 0).
@@ -77,6 +93,8 @@ struct Rows {
     time: usize,
     cpu: Option<usize>,
     wait: Option<usize>,
+    /// The endpoint column and the index of each endpoint name.
+    endpoint: Option<(usize, EndpointIndex)>,
     /// Timestamp of the last row read, to stop at an unsorted one.
     last_ns: u64,
 }
@@ -90,11 +108,13 @@ impl Rows {
             None => Some(None),
         };
         let (cpu, wait) = (col(&spec.cpu_column)?, col(&spec.wait_column)?);
+        let endpoint = col(&spec.endpoint_column)?.map(|c| (c, endpoint_index(&spec.endpoints)));
         Some(Rows {
             csv,
             time,
             cpu,
             wait,
+            endpoint,
             last_ns: 0,
         })
     }
@@ -110,13 +130,30 @@ impl Rows {
             Some(c) => rec.cell(c).and_then(seconds).map(Some),
             None => Some(None),
         };
+        let endpoint = match &self.endpoint {
+            Some((c, names)) => Some(*names.get(rec.cell(*c)?)?),
+            None => None,
+        };
         let over = RequestOverride {
             cpu_s: value(self.cpu)?,
             wait_s: value(self.wait)?,
+            endpoint,
         };
         self.last_ns = at;
         Some((at, over))
     }
+}
+
+/// Each endpoint name's index, looked up by a cell's bytes.
+pub type EndpointIndex = HashMap<Box<[u8]>, u16>;
+
+/// The [`EndpointIndex`] of the workload's endpoint names.
+pub fn endpoint_index(names: &[String]) -> EndpointIndex {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (Box::from(n.as_bytes()), i as u16))
+        .collect()
 }
 
 /// The arrivals of a trace.
@@ -137,7 +174,7 @@ impl TraceArrivals {
         TraceArrivals {
             rows: Rows::open(spec),
             overrides: VecDeque::new(),
-            keep_overrides: spec.cpu_column.is_some() || spec.wait_column.is_some(),
+            keep_overrides: spec.overrides_requests(),
             counter: Rows::open(spec),
             counter_next: None,
             counter_started: false,

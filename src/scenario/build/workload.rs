@@ -234,13 +234,12 @@ pub(super) fn build_workload(
         Some(list) => build_endpoints(ctx, wp, list, &cpu, &wait, fs)?,
         None => Vec::new(),
     };
+    let mut arrivals = ctx.arrivals(&wp.key("arrivals"), &w.arrivals)?;
+    let names: Vec<String> = endpoints.iter().map(|e| e.name.clone()).collect();
+    super::arrivals::trace::bind_endpoints(ctx, &wp.key("arrivals"), &mut arrivals, &names)?;
     Ok(Workload {
         process,
-        arrivals: ctx.bursts(
-            &wp.key("burst"),
-            ctx.arrivals(&wp.key("arrivals"), &w.arrivals)?,
-            w.burst.as_deref(),
-        )?,
+        arrivals: ctx.bursts(&wp.key("burst"), arrivals, w.burst.as_deref())?,
         cpu,
         wait,
         // Calls may name apps defined later; `resolve_calls` fills them in.

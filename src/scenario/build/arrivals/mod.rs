@@ -12,7 +12,7 @@ mod interval;
 mod mmpp;
 mod poisson;
 mod stages;
-mod trace;
+pub(super) mod trace;
 
 use super::Ctx;
 use crate::model::Arrivals;

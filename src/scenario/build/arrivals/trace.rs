@@ -4,11 +4,15 @@
 //! only, bounded lines, no echo of its contents): every row must hold a timestamp (seconds from
 //! the start, at least 0, never below the previous row's) and, with `cpu` or `wait`, a number of
 //! seconds at least 0 in that column. At run time the file is streamed again, row by row.
+//!
+//! With `endpoint = "endpoint"`, every cell of that column must name one of the workload's
+//! `[[app.workload.endpoint]]`; the names are known only once the workload's endpoints are
+//! built, so [`bind_endpoints`] checks that column in a second pass, after [`KIND`]'s build.
 
 use super::ArrivalKind;
 use crate::model::Arrivals;
 use crate::model::arrivals::TraceSpec;
-use crate::model::arrivals::trace::timestamp_ns;
+use crate::model::arrivals::trace::{endpoint_index, timestamp_ns};
 use crate::scenario::build::Ctx;
 use crate::scenario::error::{KeyPath, ScenarioError};
 use crate::scenario::trace_file::{CsvReader, TraceError, TraceErrorKind};
@@ -35,12 +39,6 @@ fn build(ctx: &Ctx<'_>, table: &KeyPath, t: &toml::Table) -> Result<Arrivals, Sc
             )),
         }
     };
-    if t.contains_key("endpoint") {
-        return Err(ctx.err(
-            &table.key("endpoint"),
-            "a per-request endpoint column is not taken yet (it comes with [[app.workload.endpoint]])",
-        ));
-    }
     let file = s("trace")?.unwrap_or_default();
     if file.is_empty() {
         return Err(ctx.err(&table.key("trace"), "names no file"));
@@ -50,6 +48,8 @@ fn build(ctx: &Ctx<'_>, table: &KeyPath, t: &toml::Table) -> Result<Arrivals, Sc
         column: s("column")?.unwrap_or(DEFAULT_COLUMN).to_string(),
         cpu_column: s("cpu")?.map(str::to_string),
         wait_column: s("wait")?.map(str::to_string),
+        endpoint_column: s("endpoint")?.map(str::to_string),
+        endpoints: Vec::new(),
         rows: 0,
         last_s: 0.0,
     };
@@ -82,6 +82,9 @@ fn check(spec: &TraceSpec) -> Result<(u64, u64), (&'static str, TraceError)> {
         Some(c) => Some((find(&csv, "wait", c)?, c.as_str())),
         None => None,
     };
+    if let Some(c) = &spec.endpoint_column {
+        find(&csv, "endpoint", c)?;
+    }
     let (mut rows, mut last) = (0u64, 0u64);
     while let Some(rec) = csv.next_record().map_err(file)? {
         // The same checks and rounding as the replay's (`timestamp_ns`).
@@ -113,4 +116,76 @@ fn check(spec: &TraceSpec) -> Result<(u64, u64), (&'static str, TraceError)> {
         }));
     }
     Ok((rows, last))
+}
+
+/// Give a trace's `endpoint` column the workload's endpoint names (in their order) and check
+/// that every cell of it names one; `arrivals` at `table` (the `arrivals` key). Arrivals that
+/// are not a trace with an endpoint column are left as they are.
+pub(in crate::scenario::build) fn bind_endpoints(
+    ctx: &Ctx<'_>,
+    table: &KeyPath,
+    arrivals: &mut Arrivals,
+    endpoints: &[String],
+) -> Result<(), ScenarioError> {
+    let Arrivals::Trace(spec) = arrivals else {
+        return Ok(());
+    };
+    let Some(column) = spec.endpoint_column.clone() else {
+        return Ok(());
+    };
+    if endpoints.is_empty() {
+        return Err(ctx.err(
+            &table.key("endpoint"),
+            "a per-request endpoint column needs the workload's [[app.workload.endpoint]] (each cell names one)",
+        ));
+    }
+    spec.endpoints = endpoints.to_vec();
+    check_endpoints(spec, &column).map_err(|e| ctx.err(&table.key("endpoint"), e.to_string()))
+}
+
+/// The most characters of an unknown endpoint name an error shows (a name the workload could
+/// have: printable ASCII without quotes); anything else is described, not shown.
+const SHOWN_NAME_CHARS: usize = 64;
+
+/// Every cell of the endpoint column names one of `spec.endpoints`.
+fn check_endpoints(spec: &TraceSpec, column: &str) -> Result<(), TraceError> {
+    let names = endpoint_index(&spec.endpoints);
+    let mut csv = CsvReader::open(&spec.path)?;
+    let col = csv.column(column)?;
+    while let Some(rec) = csv.next_record()? {
+        let cell = rec.cell(col).unwrap_or_default();
+        if names.contains_key(cell) {
+            continue;
+        }
+        let shown = match std::str::from_utf8(cell) {
+            Ok("") => "an empty cell".to_string(),
+            Ok(s)
+                if s.chars().count() <= SHOWN_NAME_CHARS
+                    && s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'`') =>
+            {
+                format!("`{s}`")
+            }
+            _ => format!("a value of {} bytes", cell.len()),
+        };
+        return Err(rec.error(
+            col,
+            column,
+            format!(
+                "{shown} is not an endpoint of this workload (it has {}: {})",
+                spec.endpoints.len(),
+                spec.endpoints
+                    .iter()
+                    .take(8)
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    + if spec.endpoints.len() > 8 {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+            ),
+        ));
+    }
+    Ok(())
 }
