@@ -9,7 +9,19 @@
 //! **The median is the 0.5 quantile** by that rule: for an even count, the lower of the two
 //! middle values. Before this module there were three medians (nearest-rank in validate's
 //! comparison, the upper middle value for the loopback probes, the mean of the two middle
-//! values in the plots).
+//! values in the plots). **A formation's statistic across replications** is [`Interval`]: the
+//! mean of the per-replication values with a Student-t interval, used alike by tiers.csv, the
+//! plots and `dynosim plan`.
+//!
+//! **What is a crate's, what is written here, and why** (reviewed for issue 22.5): Student's t
+//! quantiles come from `statrs`; latency histograms and their quantiles from `hdrhistogram`.
+//! Kept by hand, each a few lines: the nearest-rank quantile (it must be hdrhistogram's rule;
+//! `statrs`'s `OrderStatistics::quantile` interpolates, Hyndman-Fan type 8), the mean, and the
+//! paired stratified moving-block bootstrap below, which no maintained crate offers and which
+//! must draw from a named [`RngStream`] so a verdict is reproducible. The two-sample
+//! Kolmogorov-Smirnov distance (validate/compare.rs) is a merge of two sorted samples; its 5 %
+//! critical value is the asymptotic 1.358 sqrt((n + m) / nm), all the report uses (no p-value,
+//! so no Kolmogorov distribution is needed; `statrs` has none).
 
 use crate::engine::RngStream;
 use hdrhistogram::Histogram;

@@ -156,15 +156,10 @@ pub fn check_replaceable(path: &Path) -> Result<(), String> {
         return Ok(());
     }
     if !foreign.is_empty() {
-        foreign.sort();
-        let shown: Vec<String> = foreign.iter().take(3).map(|n| format!("`{n}`")).collect();
-        let more = match foreign.len() {
-            n if n > 3 => format!(" and {} more", n - 3),
-            _ => String::new(),
-        };
-        return Err(format!(
-            "it is not a dynosim output folder: it holds {}{more}, which dynosim does not write",
-            shown.join(", ")
+        return Err(in_the_way(
+            foreign,
+            "a dynosim output folder",
+            "dynosim does not write",
         ));
     }
     if !manifest {
@@ -180,6 +175,21 @@ pub fn check_replaceable(path: &Path) -> Result<(), String> {
             "it is not a dynosim output folder: its {MANIFEST_FILE} was not written by dynosim"
         )),
     }
+}
+
+/// Why a folder holding `foreign` entries is not `what`: up to three of them named (never a
+/// file's contents), sorted so the message is the same on every file system.
+fn in_the_way(mut foreign: Vec<String>, what: &str, writer: &str) -> String {
+    foreign.sort();
+    let shown: Vec<String> = foreign.iter().take(3).map(|n| format!("`{n}`")).collect();
+    let more = match foreign.len() {
+        n if n > 3 => format!(" and {} more", n - 3),
+        _ => String::new(),
+    };
+    format!(
+        "it is not {what}: it holds {}{more}, which {writer}",
+        shown.join(", ")
+    )
 }
 
 /// The manifest of a folder written by `dynosim import` (see [`crate::import`]), and the kind
@@ -261,15 +271,10 @@ pub fn check_replaceable_import(path: &Path) -> Result<(), String> {
         foreign.push(name.clone());
     }
     if !foreign.is_empty() {
-        foreign.sort();
-        let shown: Vec<String> = foreign.iter().take(3).map(|n| format!("`{n}`")).collect();
-        let more = match foreign.len() {
-            n if n > 3 => format!(" and {} more", n - 3),
-            _ => String::new(),
-        };
-        return Err(format!(
-            "it is not a folder written by `dynosim import`: it holds {}{more}, which an import does not write",
-            shown.join(", ")
+        return Err(in_the_way(
+            foreign,
+            "a folder written by `dynosim import`",
+            "an import does not write",
         ));
     }
     let not_ours = || {
