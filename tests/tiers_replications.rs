@@ -53,21 +53,27 @@ fn num(row: &std::collections::HashMap<String, String>, col: &str) -> f64 {
         .unwrap_or_else(|e| panic!("{col}: {e}"))
 }
 
-/// Student's t two-sided 95 % quantile for 3 degrees of freedom (tables: 3.182446).
-const T_975_3: f64 = 3.182_446;
-
-#[test]
-fn tiers_csv_is_the_mean_of_replications_with_its_t_interval() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scen = dir.path().join("shop.toml");
-    std::fs::write(&scen, SHOP).expect("write");
-    let out = dir.path().join("out");
+/// `dynosim run` of `text` in `dir`: the scenario's path and the output folder.
+fn run(dir: &Path, text: &str, out: &str) -> (String, std::path::PathBuf) {
+    let scen = dir.join("shop.toml");
+    std::fs::write(&scen, text).expect("write");
+    let out = dir.join(out);
     ok(&[
         "run",
         &scen.display().to_string(),
         "--out",
         &out.display().to_string(),
     ]);
+    (scen.display().to_string(), out)
+}
+
+/// Student's t two-sided 95 % quantile for 3 degrees of freedom (tables: 3.182446).
+const T_975_3: f64 = 3.182_446;
+
+#[test]
+fn tiers_csv_is_the_mean_of_replications_with_its_t_interval() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, out) = run(dir.path(), SHOP, "out");
     let summary = read(&out.join("summary.csv"));
     assert_eq!(summary.len(), 4, "one row per replication");
     let tiers = read(&out.join("tiers.csv"));
@@ -107,15 +113,11 @@ fn tiers_csv_is_the_mean_of_replications_with_its_t_interval() {
 #[test]
 fn one_replication_has_its_own_quantiles_and_no_interval() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let scen = dir.path().join("shop.toml");
-    std::fs::write(&scen, SHOP.replace("replications = 4", "replications = 1")).expect("write");
-    let out = dir.path().join("out");
-    ok(&[
-        "run",
-        &scen.display().to_string(),
-        "--out",
-        &out.display().to_string(),
-    ]);
+    let (_, out) = run(
+        dir.path(),
+        &SHOP.replace("replications = 4", "replications = 1"),
+        "out",
+    );
     let s = &read(&out.join("summary.csv"))[0];
     let t = &read(&out.join("tiers.csv"))[0];
     for q in ["p50", "p95", "p99"] {
@@ -132,20 +134,12 @@ fn one_replication_has_its_own_quantiles_and_no_interval() {
 #[test]
 fn plan_reports_the_same_estimate_and_interval_as_tiers_csv() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let scen = dir.path().join("shop.toml");
-    std::fs::write(&scen, SHOP).expect("write");
-    let run_out = dir.path().join("run");
-    ok(&[
-        "run",
-        &scen.display().to_string(),
-        "--out",
-        &run_out.display().to_string(),
-    ]);
+    let (scen, run_out) = run(dir.path(), SHOP, "run");
     let t = &read(&run_out.join("tiers.csv"))[0];
     let plan_out = dir.path().join("plan");
     ok(&[
         "plan",
-        &scen.display().to_string(),
+        &scen,
         "--slo",
         "p95<=10s",
         "--sizes",
