@@ -191,9 +191,13 @@ cpu = "30ms"
     );
     assert_eq!(lags.len(), 199);
     // A closed loop would lag by seconds here (request k sent only after k - 1 answered, 20 ms
-    // of backlog more each); a busy host delays an on-time sender's wake-up by a few ms at most.
-    assert!(quantile(&sorted, 0.99) < 5.0, "p99 send lag");
-    assert!(sorted[sorted.len() - 1] < 20.0, "max send lag");
+    // of backlog more each: about 1.5 s at the median). An open loop sends most requests within
+    // a fraction of a ms (0.07 to 0.12 ms seen); a busy or stolen-from host delays a few of its
+    // wake-ups by some ms (p99 2.9 and 5.3 ms, max 9.8 ms seen); the run reports them
+    // (`late_sends`, `max_send_lag_ns`).
+    assert!(quantile(&sorted, 0.5) < 1.0, "median send lag");
+    assert!(quantile(&sorted, 0.99) < 20.0, "p99 send lag");
+    assert!(sorted[sorted.len() - 1] < 100.0, "max send lag");
     // Request k waits for k earlier ones: latency about 30 ms + k x 20 ms.
     let lat = |k: usize| {
         run.outcomes[k]
