@@ -808,3 +808,60 @@ fn the_same_seed_gives_the_same_arrivals_and_new_kinds_leave_poisson_streams_alo
         );
     }
 }
+
+/// `dynosim check` shows the range of a varying offered rate beside its mean, and warns where
+/// the peak overloads the process even though the mean does not.
+#[test]
+fn check_shows_the_offered_rate_range_and_warns_of_an_overloading_peak() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("peak.toml");
+    std::fs::write(
+        &p,
+        r#"name = "peak"
+duration = "1h"
+[[app]]
+name = "shop"
+[[app.process]]
+type = "web"
+size = "standard-1x"
+count = 2
+[app.workload]
+arrivals = { diurnal = 20.0, peak_to_mean = 1.5, peak_at = "13h" }
+cpu = { exponential = "30ms" }
+"#,
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynosim"))
+        .args(["check", &p.display().to_string()])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    // Mean load 20 x 30 ms / 2 cores = 30 %; the peak, 1.5 x, 45 %: no warning.
+    assert!(
+        text.contains(
+            "offered rate 10.0 to at most 30.0 req/s (mean 20.0), peak CPU load at most 45%"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("the peak can overload"), "{text}");
+    std::fs::write(
+        &p,
+        std::fs::read_to_string(&p).expect("read").replace(
+            "cpu = { exponential = \"30ms\" }",
+            "cpu = { exponential = \"80ms\" }",
+        ),
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynosim"))
+        .args(["check", &p.display().to_string()])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Mean 80 %, peak 120 %.
+    assert!(text.contains("offered CPU load 80%"), "{text}");
+    assert!(
+        text.contains("peak CPU load at most 120% (warning: the peak can overload it"),
+        "{text}"
+    );
+}

@@ -87,6 +87,13 @@ pub fn describe(s: &Scenario, folder: &std::path::Path, listed: usize) -> String
                     pr.size.price_usd_month * f64::from(pr.count)
                 );
                 let _ = write!(line, "{}", load_note(l, pr.count));
+                if let Some(w) = app
+                    .workload
+                    .as_ref()
+                    .filter(|w| std::ptr::eq(&app.processes[w.process], pr))
+                {
+                    let _ = write!(line, "{}", peak_note(&w.arrivals, l, pr.count));
+                }
                 let _ = writeln!(o, "{line}");
             }
         }
@@ -116,6 +123,31 @@ pub fn describe(s: &Scenario, folder: &std::path::Path, listed: usize) -> String
         );
     }
     o
+}
+
+/// What `check` adds to the line of the process a workload reaches when its rate varies: the
+/// lowest and highest offered rate (a bound with bursts: each counted on the highest base
+/// rate), and a warning when that peak overloads the process (the offered CPU load at the
+/// highest rate, the calls it gets held at their mean).
+fn peak_note(a: &crate::model::Arrivals, l: &crate::model::OfferedLoad, dynos: u32) -> String {
+    let mean = a.mean_rate();
+    let Some((lo, hi)) = a.rate_range() else {
+        return String::new();
+    };
+    if (hi - lo).abs() < 1e-12 || mean <= 0.0 || dynos == 0 {
+        return String::new();
+    }
+    let rho = l.utilization();
+    let peak = rho * (l.external_per_s * hi / mean + l.calls_per_s) / l.requests_per_s();
+    format!(
+        "; offered rate {lo:.1} to at most {hi:.1} req/s (mean {mean:.1}), peak CPU load at most {:.0}%{}",
+        peak * 100.0,
+        if peak >= 1.0 && rho < 1.0 {
+            " (warning: the peak can overload it: queues grow while it lasts)"
+        } else {
+            ""
+        }
+    )
 }
 
 /// What `check` adds to a process line about its load: the requests it receives (and how many

@@ -77,6 +77,36 @@ impl Arrivals {
         }
     }
 
+    /// The lowest and highest offered rate the shape can reach (requests/s): exact for a shape
+    /// alone, a bound with bursts (each burst's factor applied to the highest and lowest base
+    /// rate). What `dynosim check` reports beside the mean. None for a trace, whose rate is
+    /// what its rows realise.
+    pub fn rate_range(&self) -> Option<(f64, f64)> {
+        let fold = |v: &mut dyn Iterator<Item = f64>| {
+            v.fold(None, |acc: Option<(f64, f64)>, r| {
+                Some(acc.map_or((r, r), |(lo, hi)| (lo.min(r), hi.max(r))))
+            })
+        };
+        match self {
+            Arrivals::Poisson { .. } | Arrivals::Interval { .. } => {
+                let r = self.mean_rate();
+                Some((r, r))
+            }
+            Arrivals::Stages(s) => fold(&mut s.points.iter().map(|p| p.1)),
+            // mean x (1 + (peak_to_mean - 1) cos(...)): from (2 - p) x mean to p x mean.
+            Arrivals::Diurnal(d) => {
+                Some((d.mean * (2.0 - d.peak_to_mean), d.mean * d.peak_to_mean))
+            }
+            Arrivals::Mmpp(m) => fold(&mut m.rates.iter().copied()),
+            Arrivals::Trace(_) => None,
+            Arrivals::Bursts { base, bursts } => {
+                let (lo, hi) = base.rate_range()?;
+                let f = fold(&mut bursts.iter().map(|b| b.factor)).unwrap_or((1.0, 1.0));
+                Some((lo * f.0.min(1.0), hi * f.1.max(1.0)))
+            }
+        }
+    }
+
     /// The same shape with every rate multiplied by `f` (`scale`, and `dynosim validate`'s
     /// scaling of a formation). A trace cannot be scaled (its timestamps are replayed exactly):
     /// it is returned as it is; the scenario refuses `scale` on a trace.
@@ -240,4 +270,42 @@ fn boxed(spec: &Arrivals, stream: &dyn Fn(&str) -> RngStream) -> Box<dyn Arrival
 #[inline]
 pub(crate) fn at_secs(t: f64) -> SimTime {
     SimTime(SimDuration::from_secs_f64(t).as_nanos())
+}
+
+#[cfg(test)]
+mod rate_range_tests {
+    use super::*;
+
+    #[test]
+    fn rate_ranges_are_the_shapes_extremes_and_bound_bursts() {
+        let poisson = Arrivals::Poisson { rate: 40.0 };
+        assert_eq!(poisson.rate_range(), Some((40.0, 40.0)));
+        let stages = Arrivals::Stages(stages::Stages {
+            points: vec![(0.0, 40.0), (3600.0, 120.0), (7200.0, 0.0)],
+            repeat_s: None,
+        });
+        assert_eq!(stages.rate_range(), Some((0.0, 120.0)));
+        let diurnal = Arrivals::Diurnal(diurnal::Diurnal {
+            mean: 40.0,
+            peak_to_mean: 1.5,
+            peak_at_s: 46_800.0,
+        });
+        assert_eq!(diurnal.rate_range(), Some((20.0, 60.0)));
+        let mmpp = Arrivals::Mmpp(mmpp::Mmpp {
+            rates: [400.0, 40.0],
+            mean_time_s: [120.0, 3000.0],
+        });
+        assert_eq!(mmpp.rate_range(), Some((40.0, 400.0)));
+        let burst = |factor| burst::Burst {
+            at_s: 60.0,
+            duration_s: 60.0,
+            factor,
+            ramp_s: 0.0,
+        };
+        let bursts = Arrivals::Bursts {
+            base: Box::new(diurnal),
+            bursts: vec![burst(3.0), burst(0.5)],
+        };
+        assert_eq!(bursts.rate_range(), Some((10.0, 180.0)));
+    }
 }
