@@ -809,6 +809,18 @@ fn the_same_seed_gives_the_same_arrivals_and_new_kinds_leave_poisson_streams_alo
     }
 }
 
+/// `dynosim check FILE`: whether it succeeded, and its standard output.
+fn check(p: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynosim"))
+        .args(["check", &p.display().to_string()])
+        .output()
+        .expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 /// `dynosim check` shows the range of a varying offered rate beside its mean, and warns where
 /// the peak overloads the process even though the mean does not.
 #[test]
@@ -831,12 +843,8 @@ cpu = { exponential = "30ms" }
 "#,
     )
     .expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynosim"))
-        .args(["check", &p.display().to_string()])
-        .output()
-        .expect("runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = check(&p);
+    assert!(ok, "{text}");
     // Mean load 20 x 30 ms / 2 cores = 30 %; the peak, 1.5 x, 45 %: no warning.
     assert!(
         text.contains(
@@ -853,11 +861,8 @@ cpu = { exponential = "30ms" }
         ),
     )
     .expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dynosim"))
-        .args(["check", &p.display().to_string()])
-        .output()
-        .expect("runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (ok, text) = check(&p);
+    assert!(ok, "{text}");
     // Mean 80 %, peak 120 %.
     assert!(text.contains("offered CPU load 80%"), "{text}");
     assert!(

@@ -40,22 +40,48 @@ pub enum Kind {
 const INT: Kind = Kind::Int;
 const UINT: Kind = Kind::UInt;
 const TEXT: Kind = Kind::Text;
-const F2: Kind = Kind::Float(2);
-const F3: Kind = Kind::Float(3);
-const F4: Kind = Kind::Float(4);
-const F6: Kind = Kind::Float(6);
-const F9: Kind = Kind::Float(9);
 
 /// One column of a table whose rows come from `R`, with context `C` (the job, the names of the
 /// job's apps and processes, ...).
 pub(crate) struct Column<C, R> {
     pub name: &'static str,
     pub kind: Kind,
-    pub cell: fn(&C, &R) -> String,
+    cell: Cell<C, R>,
 }
 
+/// How a column's cell is made: text as it is, or a float formatted with its kind's decimals,
+/// so a float column says its decimals once (the CSV text and the Parquet round trip agree).
+enum Cell<C, R> {
+    Text(fn(&C, &R) -> String),
+    Float(fn(&C, &R) -> f64, usize),
+}
+
+/// A column of integers or text (`kind` INT, UINT or TEXT).
 const fn col<C, R>(name: &'static str, kind: Kind, cell: fn(&C, &R) -> String) -> Column<C, R> {
-    Column { name, kind, cell }
+    Column {
+        name,
+        kind,
+        cell: Cell::Text(cell),
+    }
+}
+
+/// A float column written with `decimals` decimals (empty for NaN).
+const fn float<C, R>(name: &'static str, decimals: u8, cell: fn(&C, &R) -> f64) -> Column<C, R> {
+    Column {
+        name,
+        kind: Kind::Float(decimals),
+        cell: Cell::Float(cell, decimals as usize),
+    }
+}
+
+impl<C, R> Column<C, R> {
+    /// The cell of `row`.
+    pub fn cell(&self, ctx: &C, row: &R) -> String {
+        match self.cell {
+            Cell::Text(f) => f(ctx, row),
+            Cell::Float(f, d) => fmt_f64(f(ctx, row), d),
+        }
+    }
 }
 
 /// The cells of one row, in column order, after `prefix` (the key cells).
@@ -67,17 +93,13 @@ pub(crate) fn record<C, R>(
 ) -> Vec<String> {
     let mut rec = Vec::with_capacity(prefix.len() + columns.len());
     rec.extend_from_slice(prefix);
-    rec.extend(columns.iter().map(|c| (c.cell)(ctx, row)));
+    rec.extend(columns.iter().map(|c| c.cell(ctx, row)));
     rec
 }
 
 /// The names of `columns`.
 pub(crate) fn names<C, R>(columns: &[Column<C, R>]) -> impl Iterator<Item = &'static str> + '_ {
     columns.iter().map(|c| c.name)
-}
-
-fn ms4(x: f64) -> String {
-    fmt_f64(x, 4)
 }
 
 /// The key columns of every table but tiers.csv, around the sweep keys.
@@ -104,20 +126,20 @@ macro_rules! with_outcomes {
             col("errors_downstream", INT, |_, p: &$row| p.errors_by_code[6].to_string()),
             col("errors_refused", INT, |_, p: &$row| p.errors_by_code[7].to_string()),
             col("in_flight", INT, |_, p: &$row| p.in_flight.to_string()),
-            col("mean_ms", F4, |_, p: &$row| ms4(p.latency.mean_ms)),
-            col("p50_ms", F4, |_, p: &$row| ms4(p.latency.p50_ms)),
-            col("p90_ms", F4, |_, p: &$row| ms4(p.latency.p90_ms)),
-            col("p95_ms", F4, |_, p: &$row| ms4(p.latency.p95_ms)),
-            col("p99_ms", F4, |_, p: &$row| ms4(p.latency.p99_ms)),
-            col("p999_ms", F4, |_, p: &$row| ms4(p.latency.p999_ms)),
-            col("max_ms", F4, |_, p: &$row| ms4(p.latency.max_ms)),
-            col("mean_router_ms", F4, |_, p: &$row| ms4(p.latency.router_ms)),
-            col("mean_network_ms", F4, |_, p: &$row| ms4(p.latency.network_ms)),
-            col("mean_queue_ms", F4, |_, p: &$row| ms4(p.latency.queue_ms)),
-            col("mean_cpu_ms", F4, |_, p: &$row| ms4(p.latency.cpu_ms)),
-            col("mean_downstream_ms", F4, |_, p: &$row| ms4(p.latency.downstream_ms)),
-            col("mean_wait_ms", F4, |_, p: &$row| ms4(p.latency.wait_ms)),
-            col("throughput_rps", F4, |_, p: &$row| fmt_f64(p.throughput_rps, 4)),
+            float("mean_ms", 4, |_, p: &$row| p.latency.mean_ms),
+            float("p50_ms", 4, |_, p: &$row| p.latency.p50_ms),
+            float("p90_ms", 4, |_, p: &$row| p.latency.p90_ms),
+            float("p95_ms", 4, |_, p: &$row| p.latency.p95_ms),
+            float("p99_ms", 4, |_, p: &$row| p.latency.p99_ms),
+            float("p999_ms", 4, |_, p: &$row| p.latency.p999_ms),
+            float("max_ms", 4, |_, p: &$row| p.latency.max_ms),
+            float("mean_router_ms", 4, |_, p: &$row| p.latency.router_ms),
+            float("mean_network_ms", 4, |_, p: &$row| p.latency.network_ms),
+            float("mean_queue_ms", 4, |_, p: &$row| p.latency.queue_ms),
+            float("mean_cpu_ms", 4, |_, p: &$row| p.latency.cpu_ms),
+            float("mean_downstream_ms", 4, |_, p: &$row| p.latency.downstream_ms),
+            float("mean_wait_ms", 4, |_, p: &$row| p.latency.wait_ms),
+            float("throughput_rps", 4, |_, p: &$row| p.throughput_rps),
             $($tail,)*
         ]
     };
@@ -133,17 +155,17 @@ pub(crate) const SUMMARY: &[Column<Job, ProcessResult>] = with_outcomes!(Process
     col("dynos", INT, |_, p| p.dynos.to_string()),
     col("concurrency", INT, |_, p| p.concurrency.to_string()),
 ]; [
-    col("cpu_utilization", F6, |_, p| fmt_f64(p.cpu_utilization, 6)),
-    col("cpu_s", F3, |_, p| fmt_f64(p.cpu_s, 3)),
-    col("throttled_s", F3, |_, p| fmt_f64(p.throttled_s, 3)),
-    col("window_cov_p50", F6, |_, p| fmt_f64(p.window_cov_p50, 6)),
-    col("window_cov_p99", F6, |_, p| fmt_f64(p.window_cov_p99, 6)),
-    col("cost_usd_month", F2, |_, p| fmt_f64(p.cost_usd_month, 2)),
+    float("cpu_utilization", 6, |_, p| p.cpu_utilization),
+    float("cpu_s", 3, |_, p| p.cpu_s),
+    float("throttled_s", 3, |_, p| p.throttled_s),
+    float("window_cov_p50", 6, |_, p| p.window_cov_p50),
+    float("window_cov_p99", 6, |_, p| p.window_cov_p99),
+    float("cost_usd_month", 2, |_, p| p.cost_usd_month),
     col("restarts", INT, |_, p| p.restarts.to_string()),
     col("files_lost", INT, |_, p| p.files_lost.to_string()),
     col("bytes_lost", INT, |_, p| p.bytes_lost.to_string()),
-    col("cache_hit_ratio", F6, |_, p| fmt_f64(p.cache_hit_ratio, 6)),
-    col("cold_penalty_s", F3, |_, p| fmt_f64(p.cold_penalty_s, 3)),
+    float("cache_hit_ratio", 6, |_, p| p.cache_hit_ratio),
+    float("cold_penalty_s", 3, |_, p| p.cold_penalty_s),
     col("sticky_reads", INT, |_, p| p.sticky_reads.to_string()),
     col("sticky_miss_other_dyno", INT, |_, p| {
         p.sticky_miss_other_dyno.to_string()
@@ -160,7 +182,7 @@ pub(crate) const ENDPOINTS: &[Column<Job, EndpointResult>] = with_outcomes!(Endp
     col("app", TEXT, |_, e| e.app.clone()),
     col("process", TEXT, |_, e| e.process.clone()),
     col("endpoint", TEXT, |_, e| e.endpoint.clone()),
-    col("share", F9, |_, e| fmt_f64(e.share, 9)),
+    float("share", 9, |_, e| e.share),
 ]; []);
 
 /// dynos.csv: one row per dyno in one job.
@@ -178,28 +200,27 @@ pub(crate) const DYNOS: &[Column<(), DynoResult>] = &[
     col("restarts_r10", INT, |_, d| d.restarts_r10.to_string()),
     col("restarts_r15", INT, |_, d| d.restarts_r15.to_string()),
     col("sleeps", INT, |_, d| d.sleeps.to_string()),
-    col("uptime_s", F3, |_, d| fmt_f64(d.uptime_s, 3)),
-    col("r14_s", F3, |_, d| fmt_f64(d.r14_s, 3)),
+    float("uptime_s", 3, |_, d| d.uptime_s),
+    float("r14_s", 3, |_, d| d.r14_s),
     col("served", INT, |_, d| d.served.to_string()),
-    col("cpu_utilization", F6, |_, d| fmt_f64(d.cpu_utilization, 6)),
-    col("cpu_s", F3, |_, d| fmt_f64(d.cpu_s, 3)),
-    col("throttled_s", F3, |_, d| fmt_f64(d.throttled_s, 3)),
+    float("cpu_utilization", 6, |_, d| d.cpu_utilization),
+    float("cpu_s", 3, |_, d| d.cpu_s),
+    float("throttled_s", 3, |_, d| d.throttled_s),
     col("max_backlog", INT, |_, d| d.max_backlog.to_string()),
     col("bytes_written", INT, |_, d| d.bytes_written.to_string()),
     col("bytes_lost", INT, |_, d| d.bytes_lost.to_string()),
     col("files_lost", INT, |_, d| d.files_lost.to_string()),
     col("cache_hits", INT, |_, d| d.cache_hits.to_string()),
     col("cache_misses", INT, |_, d| d.cache_misses.to_string()),
-    col("cache_hit_ratio", F6, |_, d| {
+    float("cache_hit_ratio", 6, |_, d| {
         let total = d.cache_hits + d.cache_misses;
-        let ratio = if total == 0 {
+        if total == 0 {
             f64::NAN
         } else {
             d.cache_hits as f64 / total as f64
-        };
-        fmt_f64(ratio, 6)
+        }
     }),
-    col("cold_penalty_s", F3, |_, d| fmt_f64(d.cold_penalty_s, 3)),
+    float("cold_penalty_s", 3, |_, d| d.cold_penalty_s),
     col("sticky_reads", INT, |_, d| d.sticky_reads.to_string()),
     col("sticky_miss_other_dyno", INT, |_, d| {
         d.sticky_miss_other_dyno.to_string()
@@ -220,13 +241,11 @@ pub(crate) const INSTANCES: &[Column<(), InstanceResult>] = &[
         i.tenant_memory_mb.to_string()
     }),
     col("dynos", TEXT, |_, i| i.dynos.join(" ")),
-    col("mean_load", F6, |_, i| fmt_f64(i.mean_load, 6)),
-    col("peak_load", F6, |_, i| fmt_f64(i.peak_load, 6)),
-    col("peak_demand", F6, |_, i| fmt_f64(i.peak_demand, 6)),
-    col("mean_neighbour_load", F6, |_, i| {
-        fmt_f64(i.mean_neighbour_load, 6)
-    }),
-    col("mean_speed", F6, |_, i| fmt_f64(i.mean_speed, 6)),
+    float("mean_load", 6, |_, i| i.mean_load),
+    float("peak_load", 6, |_, i| i.peak_load),
+    float("peak_demand", 6, |_, i| i.peak_demand),
+    float("mean_neighbour_load", 6, |_, i| i.mean_neighbour_load),
+    float("mean_speed", 6, |_, i| i.mean_speed),
 ];
 
 /// Names of a job's apps and process types, and each process type's size and tier, by index
@@ -288,23 +307,21 @@ pub(crate) const WINDOWS: &[Column<Names, WindowRow>] = &[
     col("process", TEXT, |n, w| n.process(w.app, w.process, 0)),
     col("size", TEXT, |n, w| n.process(w.app, w.process, 1)),
     col("tier", TEXT, |n, w| n.process(w.app, w.process, 2)),
-    col("window_start_s", F3, |_, w| fmt_f64(w.window_start_s, 3)),
+    float("window_start_s", 3, |_, w| w.window_start_s),
     col("requests", INT, |_, w| w.requests.to_string()),
     col("completed", INT, |_, w| w.completed.to_string()),
     col("errors", INT, |_, w| w.errors.to_string()),
     col("in_flight", INT, |_, w| w.in_flight.to_string()),
-    col("mean_ms", F4, |_, w| ms4(w.mean_ms)),
-    col("p50_ms", F4, |_, w| ms4(w.p50_ms)),
-    col("p90_ms", F4, |_, w| ms4(w.p90_ms)),
-    col("p99_ms", F4, |_, w| ms4(w.p99_ms)),
-    col("arrival_rate_rps", F4, |_, w| {
-        fmt_f64(w.arrival_rate_rps, 4)
-    }),
+    float("mean_ms", 4, |_, w| w.mean_ms),
+    float("p50_ms", 4, |_, w| w.p50_ms),
+    float("p90_ms", 4, |_, w| w.p90_ms),
+    float("p99_ms", 4, |_, w| w.p99_ms),
+    float("arrival_rate_rps", 4, |_, w| w.arrival_rate_rps),
 ];
 
 /// events.csv: one row per lifecycle event in one job.
 pub(crate) const EVENTS: &[Column<Names, LifecycleEvent>] = &[
-    col("time_s", F6, |_, e| fmt_f64(e.time_ns as f64 * 1e-9, 6)),
+    float("time_s", 6, |_, e| e.time_ns as f64 * 1e-9),
     col("app", TEXT, |n, e| n.app(e.app)),
     col("process", TEXT, |n, e| n.process(e.app, e.process, 0)),
     col("dyno", TEXT, |n, e| n.dyno(e.app, e.process, e.dyno)),
@@ -316,11 +333,9 @@ pub(crate) const EVENTS: &[Column<Names, LifecycleEvent>] = &[
     col("detail", TEXT, |_, e| e.detail.clone()),
 ];
 
-/// A part of the latency split in ms, empty for a request without one.
-fn split_ms(r: &RequestRecord, part: fn(&crate::model::Split) -> u64) -> String {
-    r.split
-        .as_ref()
-        .map_or_else(String::new, |s| ms4(part(s) as f64 * 1e-6))
+/// A part of the latency split in ms, NaN (an empty cell) for a request without one.
+fn split_ms(r: &RequestRecord, part: fn(&crate::model::Split) -> u64) -> f64 {
+    r.split.as_ref().map_or(f64::NAN, |s| part(s) as f64 * 1e-6)
 }
 
 /// requests.csv: one row per counted request that got an outcome (with `--requests`).
@@ -335,24 +350,22 @@ pub(crate) const REQUESTS: &[Column<Names, RequestRecord>] = &[
     col("incarnation", INT, |_, r| {
         incarnation(r.dyno, r.incarnation)
     }),
-    col("arrival_s", F9, |_, r| {
-        fmt_f64(r.arrival_ns as f64 * 1e-9, 9)
-    }),
-    col("service_start_s", F9, |_, r| {
+    float("arrival_s", 9, |_, r| r.arrival_ns as f64 * 1e-9),
+    float("service_start_s", 9, |_, r| {
         if r.service_start_ns == 0 {
-            String::new()
+            f64::NAN
         } else {
-            fmt_f64(r.service_start_ns as f64 * 1e-9, 9)
+            r.service_start_ns as f64 * 1e-9
         }
     }),
-    col("latency_ms", F4, |_, r| ms4(r.latency_ns as f64 * 1e-6)),
+    float("latency_ms", 4, |_, r| r.latency_ns as f64 * 1e-6),
     col("status", TEXT, |_, r| r.status.as_str().to_string()),
-    col("router_ms", F4, |_, r| split_ms(r, |s| s.router_ns)),
-    col("network_ms", F4, |_, r| split_ms(r, |s| s.network_ns)),
-    col("queue_ms", F4, |_, r| split_ms(r, |s| s.queue_ns)),
-    col("cpu_ms", F4, |_, r| split_ms(r, |s| s.cpu_ns)),
-    col("downstream_ms", F4, |_, r| split_ms(r, |s| s.downstream_ns)),
-    col("wait_ms", F4, |_, r| split_ms(r, |s| s.wait_ns)),
+    float("router_ms", 4, |_, r| split_ms(r, |s| s.router_ns)),
+    float("network_ms", 4, |_, r| split_ms(r, |s| s.network_ns)),
+    float("queue_ms", 4, |_, r| split_ms(r, |s| s.queue_ns)),
+    float("cpu_ms", 4, |_, r| split_ms(r, |s| s.cpu_ns)),
+    float("downstream_ms", 4, |_, r| split_ms(r, |s| s.downstream_ns)),
+    float("wait_ms", 4, |_, r| split_ms(r, |s| s.wait_ns)),
 ];
 
 /// One row of tiers.csv before formatting: a tier x size at one sweep point, pooled.
@@ -388,22 +401,22 @@ pub(crate) const TIERS: &[Column<String, TierRow>] = &[
     col("requests", INT, |_, t| t.requests.to_string()),
     col("completed", INT, |_, t| t.completed.to_string()),
     col("errors", INT, |_, t| t.errors.to_string()),
-    col("p50_ms", F4, |_, t| ms4(t.q[0])),
-    col("p90_ms", F4, |_, t| ms4(t.q[1])),
-    col("p95_ms", F4, |_, t| ms4(t.q[2])),
-    col("p99_ms", F4, |_, t| ms4(t.q[3])),
-    col("p50_low_ms", F4, |_, t| ms4(t.ci[0].0)),
-    col("p50_high_ms", F4, |_, t| ms4(t.ci[0].1)),
-    col("p95_low_ms", F4, |_, t| ms4(t.ci[1].0)),
-    col("p95_high_ms", F4, |_, t| ms4(t.ci[1].1)),
-    col("p99_low_ms", F4, |_, t| ms4(t.ci[2].0)),
-    col("p99_high_ms", F4, |_, t| ms4(t.ci[2].1)),
-    col("cost_usd_month", F2, |_, t| fmt_f64(t.cost_usd_month, 2)),
+    float("p50_ms", 4, |_, t| t.q[0]),
+    float("p90_ms", 4, |_, t| t.q[1]),
+    float("p95_ms", 4, |_, t| t.q[2]),
+    float("p99_ms", 4, |_, t| t.q[3]),
+    float("p50_low_ms", 4, |_, t| t.ci[0].0),
+    float("p50_high_ms", 4, |_, t| t.ci[0].1),
+    float("p95_low_ms", 4, |_, t| t.ci[1].0),
+    float("p95_high_ms", 4, |_, t| t.ci[1].1),
+    float("p99_low_ms", 4, |_, t| t.ci[2].0),
+    float("p99_high_ms", 4, |_, t| t.ci[2].1),
+    float("cost_usd_month", 2, |_, t| t.cost_usd_month),
     col("windows", INT, |_, t| t.windows.to_string()),
-    col("window_p50_mean_ms", F4, |_, t| ms4(t.window_p50_mean_ms)),
-    col("window_p50_cov", F6, |_, t| fmt_f64(t.window_p50_cov, 6)),
-    col("window_p99_mean_ms", F4, |_, t| ms4(t.window_p99_mean_ms)),
-    col("window_p99_cov", F6, |_, t| fmt_f64(t.window_p99_cov, 6)),
+    float("window_p50_mean_ms", 4, |_, t| t.window_p50_mean_ms),
+    float("window_p50_cov", 6, |_, t| t.window_p50_cov),
+    float("window_p99_mean_ms", 4, |_, t| t.window_p99_mean_ms),
+    float("window_p99_cov", 6, |_, t| t.window_p99_cov),
 ];
 
 /// Every column of `table`, key columns included (sweep keys left out: they depend on the
